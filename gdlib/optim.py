@@ -1,0 +1,470 @@
+r"""Update rules for gradient descent: sgd, momentum, nesterov, adagrad, rmsprop, adam.
+
+Every rule is a pair of pure functions on one array ``x`` of any shape, with its state explicit::
+
+    state = <name>_init(x)
+    x_new, state_new = <name>_step(x, g, state, *, lr, ...)
+
+``g`` is the gradient at ``x`` (same shape). A step never mutates ``x``, ``g`` or ``state``; it
+returns new arrays with the shape and dtype of ``x`` (float32 in, float32 out; integer ``x`` is
+promoted to float64). Hyperparameters are keyword-only: ``lr`` (:math:`\eta`), ``beta``
+(momentum), ``rho`` (RMSprop decay), ``beta1``, ``beta2``, ``eps``. Each rule equals the
+``torch.optim`` optimizer named in its docstring for the same hyperparameters, without weight
+decay. ``eps`` always sits outside the square root.
+
+A runner (landscape traces, ``fit``) accepts a rule name, a :class:`Rule`, or a student's own
+``(init, step)`` pair through :func:`get_rule`. :class:`Optimizer` applies a rule to a dict of
+parameter arrays in place, for a training loop.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from gdlib._validate import (
+    _show, check_array, check_fraction, check_lr, check_positive_number, check_same_shape,
+)
+
+
+class SGDState(NamedTuple):
+    """Plain gradient descent keeps no state."""
+
+
+class MomentumState(NamedTuple):
+    v: np.ndarray  #: velocity, the running sum of past gradients decayed by ``beta``
+
+
+class NesterovState(NamedTuple):
+    v: np.ndarray  #: velocity, as for momentum
+
+
+class AdagradState(NamedTuple):
+    G: np.ndarray  #: sum of squared gradients
+
+
+class RMSpropState(NamedTuple):
+    s: np.ndarray  #: exponential moving average of squared gradients
+
+
+class AdamState(NamedTuple):
+    m: np.ndarray  #: EMA of gradients (first moment)
+    v: np.ndarray  #: EMA of squared gradients (second moment)
+    t: int  #: number of steps taken so far; 0 before the first step
+
+
+def _check_step(x, g, state, state_type, lr, *, eps=None, **fractions):
+    """Validate one step's arguments; return ``x``, ``g`` (cast to x's dtype) and ``lr``."""
+    lr = check_lr(lr)
+    for name, value in fractions.items():
+        check_fraction(value, name)
+    if eps is not None:
+        check_positive_number(eps, "eps", allow_zero=True)
+    x = check_array(x, "x")
+    g = check_array(g, "g")
+    check_same_shape(x, g, "x", "g")
+    if not isinstance(state, state_type):
+        init = state_type.__name__.removesuffix("State").lower() + "_init"
+        raise TypeError(f"state must be a {state_type.__name__} as returned by {init}(x), "
+                        f"got state={_show(state)}")
+    for field, value in zip(state._fields, state):
+        if field != "t":
+            check_same_shape(x, value, "x", f"state.{field}")
+        elif isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"state.t must be an integer >= 0, got state.t={value!r}")
+    return x, g.astype(x.dtype, copy=False), lr
+
+
+def _zeros(x) -> np.ndarray:
+    return np.zeros_like(check_array(x, "x"))
+
+
+def _divide(num: np.ndarray, denom: np.ndarray) -> np.ndarray:
+    """``num / denom``, and 0 where ``denom`` is 0: with eps=0, a coordinate whose gradients
+    have all been 0 (or underflow when squared) does not move, instead of becoming NaN."""
+    return np.divide(num, denom, out=np.zeros_like(num), where=denom != 0)
+
+
+def _out(value, x: np.ndarray) -> np.ndarray:
+    """``value`` as an array of x's dtype (arithmetic on 0-d arrays returns numpy scalars)."""
+    return np.asarray(value, dtype=x.dtype)
+
+
+def sgd_init(x) -> SGDState:
+    """State of plain gradient descent: empty."""
+    check_array(x, "x")
+    return SGDState()
+
+
+def sgd_step(x, g, state: SGDState, *, lr: float):
+    r"""One step of plain gradient descent.
+
+    .. math::
+
+        \begin{aligned}
+        &\textbf{input}: \eta \text{ (lr)},\ x_0 \\
+        &\textbf{for}\ t = 1, 2, \dots: \\
+        &\quad g_t = \nabla f(x_{t-1}) \\
+        &\quad x_t = x_{t-1} - \eta\, g_t
+        \end{aligned}
+
+    Equals ``torch.optim.SGD(params, lr=lr)``. Introduced in the chapter *Gradient descent
+    from first principles*.
+
+    Parameters
+    ----------
+    x, g, state
+        Current point, gradient there (same shape), and SGDState from :func:`sgd_init`.
+    lr : float
+        Learning rate :math:`\eta > 0`.
+
+    Returns
+    -------
+    x_new, state_new : ndarray, SGDState
+    """
+    x, g, lr = _check_step(x, g, state, SGDState, lr)
+    return _out(x - lr * g, x), SGDState()
+
+
+def momentum_init(x) -> MomentumState:
+    """Momentum state: zero velocity, shaped like ``x``."""
+    return MomentumState(v=_zeros(x))
+
+
+def momentum_step(x, g, state: MomentumState, *, lr: float, beta: float = 0.9):
+    r"""One step of gradient descent with (heavy-ball) momentum.
+
+    .. math::
+
+        \begin{aligned}
+        &\textbf{input}: \eta \text{ (lr)},\ \beta \text{ (beta)},\ x_0,\ v_0 = 0 \\
+        &\textbf{for}\ t = 1, 2, \dots: \\
+        &\quad g_t = \nabla f(x_{t-1}) \\
+        &\quad v_t = \beta\, v_{t-1} + g_t \\
+        &\quad x_t = x_{t-1} - \eta\, v_t
+        \end{aligned}
+
+    Equals ``torch.optim.SGD(params, lr=lr, momentum=beta, dampening=0)``. With
+    :math:`\beta = 0` it is plain gradient descent. Introduced in the chapter *Momentum and
+    adaptive learning rates*.
+
+    Parameters
+    ----------
+    x, g, state
+        Current point, gradient there (same shape), and MomentumState from :func:`momentum_init`.
+    lr : float
+        Learning rate :math:`\eta > 0`.
+    beta : float
+        Momentum :math:`\beta \in [0, 1)`.
+
+    Returns
+    -------
+    x_new, state_new : ndarray, MomentumState
+    """
+    x, g, lr = _check_step(x, g, state, MomentumState, lr, beta=beta)
+    v = _out(beta * state.v + g, x)
+    return _out(x - lr * v, x), MomentumState(v=v)
+
+
+def nesterov_init(x) -> NesterovState:
+    """Nesterov state: zero velocity, shaped like ``x``."""
+    return NesterovState(v=_zeros(x))
+
+
+def nesterov_step(x, g, state: NesterovState, *, lr: float, beta: float = 0.9):
+    r"""One step of Nesterov momentum, in the form PyTorch uses.
+
+    .. math::
+
+        \begin{aligned}
+        &\textbf{input}: \eta \text{ (lr)},\ \beta \text{ (beta)},\ x_0,\ v_0 = 0 \\
+        &\textbf{for}\ t = 1, 2, \dots: \\
+        &\quad g_t = \nabla f(x_{t-1}) \\
+        &\quad v_t = \beta\, v_{t-1} + g_t \\
+        &\quad x_t = x_{t-1} - \eta\, (g_t + \beta\, v_t)
+        \end{aligned}
+
+    The step :math:`g_t + \beta v_t` looks ahead: it is the velocity the next step would have if
+    the gradient stayed :math:`g_t`. Equals ``torch.optim.SGD(params, lr=lr, momentum=beta,
+    dampening=0, nesterov=True)``. Introduced in the chapter *Momentum and adaptive learning
+    rates*.
+
+    Parameters
+    ----------
+    x, g, state
+        Current point, gradient there (same shape), and NesterovState from :func:`nesterov_init`.
+    lr : float
+        Learning rate :math:`\eta > 0`.
+    beta : float
+        Momentum :math:`\beta \in [0, 1)`.
+
+    Returns
+    -------
+    x_new, state_new : ndarray, NesterovState
+    """
+    x, g, lr = _check_step(x, g, state, NesterovState, lr, beta=beta)
+    v = _out(beta * state.v + g, x)
+    return _out(x - lr * (g + beta * v), x), NesterovState(v=v)
+
+
+def adagrad_init(x) -> AdagradState:
+    """AdaGrad state: zero sum of squared gradients, shaped like ``x``."""
+    return AdagradState(G=_zeros(x))
+
+
+def adagrad_step(x, g, state: AdagradState, *, lr: float, eps: float = 1e-8):
+    r"""One step of AdaGrad: a per-coordinate learning rate that only shrinks.
+
+    .. math::
+
+        \begin{aligned}
+        &\textbf{input}: \eta \text{ (lr)},\ \epsilon \text{ (eps)},\ x_0,\ G_0 = 0 \\
+        &\textbf{for}\ t = 1, 2, \dots: \\
+        &\quad g_t = \nabla f(x_{t-1}) \\
+        &\quad G_t = G_{t-1} + g_t^2 \\
+        &\quad x_t = x_{t-1} - \eta\, \frac{g_t}{\sqrt{G_t} + \epsilon}
+        \end{aligned}
+
+    Equals ``torch.optim.Adagrad(params, lr=lr, eps=eps)`` (``lr_decay=0``,
+    ``initial_accumulator_value=0``). Introduced in the chapter *Momentum and adaptive learning
+    rates*.
+
+    Parameters
+    ----------
+    x, g, state
+        Current point, gradient there (same shape), and AdagradState from :func:`adagrad_init`.
+    lr : float
+        Learning rate :math:`\eta > 0`.
+    eps : float
+        :math:`\epsilon \ge 0`, added outside the square root to avoid dividing by zero.
+
+    Returns
+    -------
+    x_new, state_new : ndarray, AdagradState
+    """
+    x, g, lr = _check_step(x, g, state, AdagradState, lr, eps=eps)
+    G = _out(state.G + g * g, x)
+    return _out(x - lr * _divide(g, np.sqrt(G) + eps), x), AdagradState(G=G)
+
+
+def rmsprop_init(x) -> RMSpropState:
+    """RMSprop state: zero average of squared gradients, shaped like ``x``."""
+    return RMSpropState(s=_zeros(x))
+
+
+def rmsprop_step(x, g, state: RMSpropState, *, lr: float, rho: float = 0.9, eps: float = 1e-8):
+    r"""One step of RMSprop: AdaGrad with a decaying average instead of a sum.
+
+    .. math::
+
+        \begin{aligned}
+        &\textbf{input}: \eta \text{ (lr)},\ \rho \text{ (rho)},\ \epsilon \text{ (eps)},\
+            x_0,\ s_0 = 0 \\
+        &\textbf{for}\ t = 1, 2, \dots: \\
+        &\quad g_t = \nabla f(x_{t-1}) \\
+        &\quad s_t = \rho\, s_{t-1} + (1 - \rho)\, g_t^2 \\
+        &\quad x_t = x_{t-1} - \eta\, \frac{g_t}{\sqrt{s_t} + \epsilon}
+        \end{aligned}
+
+    Equals ``torch.optim.RMSprop(params, lr=lr, alpha=rho, eps=eps)`` (not centred, no
+    momentum). Note PyTorch's default ``alpha`` is 0.99 while our default ``rho`` is 0.9, so pass
+    it explicitly when comparing. Introduced in the chapter *Momentum and adaptive learning
+    rates*.
+
+    Parameters
+    ----------
+    x, g, state
+        Current point, gradient there (same shape), and RMSpropState from :func:`rmsprop_init`.
+    lr : float
+        Learning rate :math:`\eta > 0`.
+    rho : float
+        Decay :math:`\rho \in [0, 1)` of the average of squared gradients.
+    eps : float
+        :math:`\epsilon \ge 0`, added outside the square root.
+
+    Returns
+    -------
+    x_new, state_new : ndarray, RMSpropState
+    """
+    x, g, lr = _check_step(x, g, state, RMSpropState, lr, rho=rho, eps=eps)
+    s = _out(rho * state.s + (1 - rho) * (g * g), x)
+    return _out(x - lr * _divide(g, np.sqrt(s) + eps), x), RMSpropState(s=s)
+
+
+def adam_init(x) -> AdamState:
+    """Adam state: zero first and second moments, ``t = 0``."""
+    return AdamState(m=_zeros(x), v=_zeros(x), t=0)
+
+
+def adam_step(x, g, state: AdamState, *, lr: float, beta1: float = 0.9, beta2: float = 0.999,
+              eps: float = 1e-8):
+    r"""One step of Adam: momentum on the gradient and on its square, with bias correction.
+
+    .. math::
+
+        \begin{aligned}
+        &\textbf{input}: \eta \text{ (lr)},\ \beta_1, \beta_2 \text{ (beta1, beta2)},\
+            \epsilon \text{ (eps)},\ x_0,\ m_0 = 0,\ v_0 = 0 \\
+        &\textbf{for}\ t = 1, 2, \dots: \\
+        &\quad g_t = \nabla f(x_{t-1}) \\
+        &\quad m_t = \beta_1 m_{t-1} + (1 - \beta_1)\, g_t \\
+        &\quad v_t = \beta_2 v_{t-1} + (1 - \beta_2)\, g_t^2 \\
+        &\quad \hat m_t = m_t / (1 - \beta_1^t), \quad \hat v_t = v_t / (1 - \beta_2^t) \\
+        &\quad x_t = x_{t-1} - \eta\, \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}
+        \end{aligned}
+
+    ``state.t`` counts the steps: it is incremented first, so the first step uses
+    :math:`t = 1`, where :math:`\hat m_1 = g_1` and :math:`\hat v_1 = g_1^2` and every coordinate
+    moves by about :math:`\eta`. Equals ``torch.optim.Adam(params, lr=lr, betas=(beta1, beta2),
+    eps=eps)``. Introduced in the chapter *Momentum and adaptive learning rates*.
+
+    Parameters
+    ----------
+    x, g, state
+        Current point, gradient there (same shape), and AdamState from :func:`adam_init`.
+    lr : float
+        Learning rate :math:`\eta > 0`.
+    beta1, beta2 : float
+        Decays :math:`\beta_1, \beta_2 \in [0, 1)` of the two moment averages.
+    eps : float
+        :math:`\epsilon \ge 0`, added outside the square root.
+
+    Returns
+    -------
+    x_new, state_new : ndarray, AdamState
+    """
+    x, g, lr = _check_step(x, g, state, AdamState, lr, beta1=beta1, beta2=beta2, eps=eps)
+    t = int(state.t) + 1
+    m = _out(beta1 * state.m + (1 - beta1) * g, x)
+    v = _out(beta2 * state.v + (1 - beta2) * (g * g), x)
+    m_hat = m / (1 - beta1**t)
+    v_hat = v / (1 - beta2**t)
+    return _out(x - lr * _divide(m_hat, np.sqrt(v_hat) + eps), x), AdamState(m=m, v=v, t=t)
+
+
+class Rule(NamedTuple):
+    """An update rule: its name, ``init(x) -> state``, ``step(x, g, state, *, lr, ...)`` and
+    the defaults of its hyperparameters other than ``lr``."""
+
+    name: str
+    init: Callable
+    step: Callable
+    defaults: dict
+
+
+def _keyword_defaults(step: Callable) -> dict:
+    try:
+        params = inspect.signature(step).parameters.values()
+    except (TypeError, ValueError):  # some builtins have no signature
+        return {}
+    return {p.name: p.default for p in params
+            if p.kind is p.KEYWORD_ONLY and p.default is not p.empty}
+
+
+RULES: dict[str, Rule] = {
+    name: Rule(name, init, step, _keyword_defaults(step))
+    for name, init, step in [
+        ("sgd", sgd_init, sgd_step),
+        ("momentum", momentum_init, momentum_step),
+        ("nesterov", nesterov_init, nesterov_step),
+        ("adagrad", adagrad_init, adagrad_step),
+        ("rmsprop", rmsprop_init, rmsprop_step),
+        ("adam", adam_init, adam_step),
+    ]
+}
+
+
+def get_rule(rule) -> Rule:
+    """Resolve ``rule``: a name in :data:`RULES`, a :class:`Rule`, or an ``(init, step)`` pair.
+
+    The pair form lets a student's own functions run in the same runners as the reference.
+    """
+    if isinstance(rule, Rule):
+        return rule
+    if isinstance(rule, str):
+        if rule not in RULES:
+            raise ValueError(f"unknown rule {rule!r}; valid names: {', '.join(RULES)}")
+        return RULES[rule]
+    if isinstance(rule, tuple) and len(rule) == 2 and all(callable(f) for f in rule):
+        init, step = rule
+        return Rule(getattr(step, "__name__", "custom"), init, step, _keyword_defaults(step))
+    raise TypeError(
+        f"rule must be one of {', '.join(RULES)}, a Rule or an (init, step) pair of callables, "
+        f"got rule={_show(rule)}"
+    )
+
+
+class Optimizer:
+    """Apply an update rule to a dict of parameter arrays, in place, keeping one state per key.
+
+    Introduced in the chapter *Momentum and adaptive learning rates*, for training loops::
+
+        opt = Optimizer("adam", lr=1e-3)
+        for X_batch, y_batch in batches:
+            loss, grads = model.loss_and_grads(X_batch, y_batch)
+            opt.step(model.params, grads)
+
+    Parameters
+    ----------
+    rule : str, Rule or (init, step) pair
+        See :func:`get_rule`.
+    lr : float
+        Learning rate; a settable attribute so that a schedule can change it between steps.
+    **hyper
+        The rule's other hyperparameters (``beta``, ``rho``, ``beta1``, ``beta2``, ``eps``);
+        the rule's defaults are used for those not given.
+    """
+
+    def __init__(self, rule, *, lr: float, **hyper):
+        self.rule = get_rule(rule)
+        self.lr = lr
+        try:  # an unknown hyperparameter fails here, not at the first step
+            inspect.signature(self.rule.step).bind(None, None, None, lr=lr, **hyper)
+        except ValueError:  # no signature to check against
+            pass
+        except TypeError as exc:
+            raise TypeError(f"rule {self.rule.name!r} does not accept {hyper}: {exc}") from None
+        self.hyper = dict(hyper)
+        self.num_steps = 0
+        self.state: dict = {}
+
+    @property
+    def lr(self) -> float:
+        return self._lr
+
+    @lr.setter
+    def lr(self, value) -> None:
+        self._lr = check_lr(value)
+
+    def reset(self) -> None:
+        """Forget every state (velocities, averages, Adam's step count)."""
+        self.state = {}
+        self.num_steps = 0
+
+    def step(self, params: dict, grads: dict) -> None:
+        """Update every ``params[k]`` in place with ``grads[k]``; ``params`` is left untouched
+        if any key fails (all new values are computed before any is written)."""
+        updates = {}
+        for key, x in params.items():
+            if key not in grads:
+                raise KeyError(f"grads has no entry for parameter {key!r}; "
+                               f"params has keys {list(params)}, grads has {list(grads)}")
+            if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
+                raise TypeError(f"params[{key!r}] must be a float ndarray to update in place, "
+                                f"got {_show(x)}")
+            g = np.asarray(grads[key])
+            check_same_shape(x, g, f"params[{key!r}]", f"grads[{key!r}]")
+            state = self.state[key] if key in self.state else self.rule.init(x)
+            x_new, state_new = self.rule.step(x, g, state, lr=self.lr, **self.hyper)
+            check_same_shape(x, x_new, f"params[{key!r}]", f"{self.rule.name}'s new value")
+            updates[key] = (x_new, state_new)
+        for key, (x_new, state_new) in updates.items():
+            params[key][...] = x_new
+            self.state[key] = state_new
+        self.num_steps += 1
+
+    def __repr__(self) -> str:
+        hyper = "".join(f", {k}={v!r}" for k, v in self.hyper.items())
+        return f"Optimizer({self.rule.name!r}, lr={self.lr!r}{hyper})"
