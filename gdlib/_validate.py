@@ -59,6 +59,15 @@ def check_positive_int(value, name: str) -> int:
     return int(value)
 
 
+def check_non_negative_int(value, name: str) -> int:
+    """Return ``value`` as an int, or raise if it is not an integer >= 0 (a padding, a count)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= 0, got {name}={_show(value)}")
+    if value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {name}={value!r}")
+    return int(value)
+
+
 def check_array(x, name: str, *, ndim: int | None = None, finite: bool = True) -> np.ndarray:
     """Return ``x`` as a float ndarray; check its number of dimensions and finiteness."""
     try:
@@ -126,3 +135,36 @@ def check_rng(rng, name: str = "rng") -> np.random.Generator:
         f"{name} must be a numpy.random.Generator or an int seed, got {name}={_show(rng)}; "
         "gdlib never uses a global seed"
     )
+
+
+def check_examples(X, y, *, X_name: str = "X", y_name: str = "y") -> tuple[np.ndarray, np.ndarray]:
+    """Check a data set whose examples have any shape: ``X`` (n, ...) with at least 2
+    dimensions (feature vectors, sequences (n, T, d), token ids (n, T), images (n, C, H, W)) and
+    ``y`` (n,) (or (n, k) targets), both finite, with n >= 1.
+
+    Unlike :func:`check_X_y`, integer ``X`` (token ids) keeps its dtype; other ``X`` becomes float.
+    """
+    try:
+        X_arr = np.asarray(X)
+    except Exception:  # ragged: check_array explains
+        X_arr = None
+    if X_arr is None or not np.issubdtype(X_arr.dtype, np.integer):
+        X_arr = check_array(X, X_name)
+    if X_arr.ndim < 2:
+        raise ValueError(f"{X_name} must have at least 2 dimensions (examples first, e.g. (n, d)), "
+                         f"got {X_name} of shape {X_arr.shape}")
+    y_arr = np.asarray(y)
+    if y_arr.ndim < 1 or y_arr.dtype == object or not (
+            np.issubdtype(y_arr.dtype, np.number) or y_arr.dtype == bool):
+        raise ValueError(f"{y_name} must be an array of numbers of shape (n,), "
+                         f"got {y_name}={_show(y)}")
+    if np.issubdtype(y_arr.dtype, np.inexact) and not np.all(np.isfinite(y_arr)):
+        raise ValueError(f"{y_name} contains NaN or infinite values; clean the data first")
+    if len(y_arr) != len(X_arr):
+        raise ValueError(
+            f"{X_name} and {y_name} must have the same number of rows, "
+            f"got {X_name} with {len(X_arr)} and {y_name} with {len(y_arr)}"
+        )
+    if len(X_arr) == 0:
+        raise ValueError(f"{X_name} must hold at least one example, got {X_name} of shape {X_arr.shape}")
+    return X_arr, y_arr
