@@ -1,0 +1,27 @@
+"""gdcheck: the checks behind the course's exercises, with messages that teach.
+
+Every ``check_<function>(your_function, *, seeds=..., ...)`` runs your function beside gdlib's
+reference on several seeded inputs, checks the properties the exercise asks for (inputs left
+untouched, shapes and dtypes kept, ...), and prints one line if all is well. Otherwise it raises
+an AssertionError that says what is wrong: a known mistake by name ("This looks like Adam
+without bias correction") with its fix, or which output differs, where and by how much.
+
+The exercise notebooks call these checks in their test cells; you can call them yourself while
+you work. Your function must do the work itself: one that calls the gdlib reference it is
+compared with fails. Numpy warnings raised while your code runs are recorded, never printed.
+"""
+
+from gdcheck.gradient_descent import (
+    check_gradient_descent, check_numerical_gradient, check_two_layer_backward,
+)
+from gdcheck.learning_rate import (
+    check_cosine_schedule, check_exponential_decay, check_stability_threshold, check_step_decay,
+)
+from gdcheck.optimizers import (
+    check_adagrad_init, check_adagrad_step, check_adam_init, check_adam_step, check_momentum_init,
+    check_momentum_step, check_nesterov_init, check_nesterov_step, check_rmsprop_init,
+    check_rmsprop_step,
+)
+from gdcheck.variants import check_iterate_minibatches, check_train
+
+__all__ = sorted(name for name in dir() if name.startswith("check_"))

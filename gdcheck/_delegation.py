@@ -1,0 +1,115 @@
+"""Catching a student's function that calls the gdlib reference it is checked against.
+
+Two looks: :func:`static_delegation` reads the function's code for names that resolve (through
+its globals or closure) to a forbidden gdlib function, and :class:`Watcher` records, with
+``sys.setprofile``, every frame of a forbidden gdlib module that runs while the student's code
+runs. Callbacks handed to the student's code may use gdlib through :func:`allow_gdlib`. The state
+NamedTuples of gdlib.optim are part of the exercises' interface and always allowed.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+import os
+import sys
+from typing import Callable
+
+
+def delegation_message(function: str, target: str) -> str:
+    return (f"{function} calls {target}, the reference it is checked against: implement the "
+            "rule yourself (numpy only), then run this cell again.")
+
+
+class Watcher:
+    """Record calls into forbidden gdlib modules while the student's code runs (sys.setprofile)."""
+
+    active: list[Watcher] = []
+
+    def __init__(self, modules: tuple[str, ...]):
+        self.files = {}
+        for name in modules:
+            module = importlib.import_module(name)
+            self.files[os.path.abspath(module.__file__)] = name
+        self.hits: list[str] = []
+        self.paused = 0
+
+    def _profile(self, frame, event, arg):
+        if event == "call" and not self.paused:
+            module = self.files.get(frame.f_code.co_filename)
+            if module is not None:
+                name = f"{module}.{frame.f_code.co_qualname}"
+                if name not in self.hits:
+                    self.hits.append(name)
+
+    def __enter__(self):
+        self._previous = sys.getprofile()
+        Watcher.active.append(self)
+        if self.files:
+            sys.setprofile(self._profile)
+        return self
+
+    def __exit__(self, *exc):
+        sys.setprofile(self._previous)
+        Watcher.active.pop()
+        return False
+
+
+def allow_gdlib(fn: Callable) -> Callable:
+    """Wrap a callback handed to the student's function (a loss ``f``, a ``grad``) so that the
+    gdlib code it runs is not mistaken for delegation."""
+    @functools.wraps(fn)
+    def callback(*args, **kwargs):
+        watcher = Watcher.active[-1] if Watcher.active else None
+        if watcher is not None:
+            watcher.paused += 1
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if watcher is not None:
+                watcher.paused -= 1
+    return callback
+
+
+def _forbidden_object(obj, modules: tuple[str, ...]) -> str | None:
+    """``module.name`` if ``obj`` is a function or class (not a state tuple) of ``modules``."""
+    while isinstance(obj, functools.partial):
+        obj = obj.func
+    obj = getattr(obj, "__func__", obj)
+    module = getattr(obj, "__module__", None)
+    if module not in modules:
+        return None
+    if inspect.isclass(obj) and issubclass(obj, tuple):
+        return None  # the state NamedTuples are part of the interface, not the answer
+    if inspect.isfunction(obj) or inspect.isclass(obj) or callable(obj):
+        return f"{module}.{getattr(obj, '__qualname__', type(obj).__name__)}"
+    return None
+
+
+def static_delegation(fn, modules: tuple[str, ...]) -> str | None:
+    """A forbidden gdlib function that ``fn`` is, or names directly (globals or closure)."""
+    hit = _forbidden_object(fn, modules)
+    if hit or not modules:
+        return hit
+    code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+    if code is None:
+        return None
+    names, stack = set(), [code]
+    while stack:
+        c = stack.pop()
+        names.update(c.co_names)
+        stack.extend(k for k in c.co_consts if inspect.iscode(k))
+    namespace = getattr(fn, "__globals__", {})
+    values = [namespace[n] for n in sorted(names) if n in namespace]
+    values += [cell.cell_contents for cell in (getattr(fn, "__closure__", None) or ())
+               if _has_contents(cell)]
+    return next((h for h in (_forbidden_object(v, modules) for v in values) if h), None)
+
+
+def _has_contents(cell) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:
+        return False
+    return True
