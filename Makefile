@@ -1,0 +1,86 @@
+# Gradient Descent for Neural Networks: build, test and package the course.
+#
+#   make book           build the book into _build/html (chapters executed, cached)
+#   make book-cold      the same from an empty execution cache (to time a cold build)
+#   make test           venv + Chromium + book + student repo, then the whole pytest suite
+#   make student-repo   write the student-facing repository to _build/student-repo (git-initialised)
+#   make clean          remove _build and caches (keeps .venv)
+#
+# Other targets (exercises, grade, ...) are added below by their owners.
+# Every target creates .venv from requirements.txt first if it is missing or out of date.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_SYSTEM ?= python3
+VENV          := .venv
+PY            := $(VENV)/bin/python
+VENV_STAMP    := $(VENV)/.requirements-installed
+PIP_LOG       := $(VENV)/pip-install.log
+CHROMIUM      := /usr/bin/chromium
+BUILD         := _build
+# pytest options for `make test`; override e.g. `make test PYTEST_ARGS="-x"`. Both cores through
+# pytest-xdist when it is installed (evaluated when used, i.e. after the venv exists).
+PYTEST_ARGS   ?= $(shell $(PY) -c "import xdist" >/dev/null 2>&1 && echo "-n 2")
+
+# Recipes find the venv's tools first (nbgrader runs `alembic` by name, for instance).
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: help venv chromium book book-cold test student-repo clean
+
+help:
+	@sed -n '2,10p' Makefile | sed 's/^# \{0,1\}//'
+
+# --- environment -------------------------------------------------------------------------------
+
+venv: $(VENV_STAMP)
+
+$(VENV_STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON_SYSTEM) -m venv $(VENV)
+	@echo "make: installing requirements.txt into $(VENV) (log: $(PIP_LOG))"
+	@$(PY) -m pip install --disable-pip-version-check -r requirements.txt >$(PIP_LOG) 2>&1 \
+	  || { cat $(PIP_LOG); echo "make: pip install failed (log above, also in $(PIP_LOG))"; exit 1; }
+	@touch $@
+
+# Debian's Chromium for the browser tests (playwright drives it; never `playwright install`).
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  echo "make: installing Debian's chromium (log: $(BUILD)/apt.log)"; \
+	  mkdir -p $(BUILD); \
+	  { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; } \
+	    >$(BUILD)/apt.log 2>&1 || { cat $(BUILD)/apt.log; echo "make: apt-get install chromium failed"; exit 1; }; \
+	fi
+
+# --- the book ----------------------------------------------------------------------------------
+
+book: $(VENV_STAMP)
+	$(PY) tools/build_book.py
+
+book-cold: $(VENV_STAMP)
+	$(PY) tools/build_book.py --force
+
+# --- the student repository --------------------------------------------------------------------
+
+student-repo: $(VENV_STAMP)
+	$(PY) tools/student_repo.py --output $(BUILD)/student-repo
+
+# --- tests -------------------------------------------------------------------------------------
+
+# The book and the student repo are built first (the book tests and the leak test read them);
+# nbval runs every chapter and every solutions/ notebook from tests/test_notebooks.py.
+test: $(VENV_STAMP) chromium
+	$(MAKE) --no-print-directory book
+	$(MAKE) --no-print-directory student-repo
+	$(PY) -m pytest $(PYTEST_ARGS) -p no:cacheprovider tests/
+
+clean:
+	rm -rf $(BUILD) .pytest_cache .hypothesis
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -print0 | xargs -0 rm -rf
+
+# --- exercises ---------------------------------------------------------------------------------
+
+# Student versions exercises/<id>/<id>.ipynb of solutions/<id>/<id>.ipynb, written only by
+# `nbgrader generate_assignment` (run in a temporary copy of the course).
+.PHONY: exercises
+exercises: $(VENV_STAMP)
+	$(PY) tools/make_exercises.py

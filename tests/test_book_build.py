@@ -1,0 +1,127 @@
+"""The built book (_build/html, from `make book`): pages, images, MathJax, search, buttons, warnings."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from conftest import BUILD_DIR, source_of
+
+pytestmark = pytest.mark.book
+
+WARNING_LINE = re.compile(r"\b(WARNING|ERROR|CRITICAL|SEVERE):")
+
+
+class TagCollector(HTMLParser):
+    """Collect the attributes of every start tag, by tag name."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.tags: dict[str, list[dict[str, str | None]]] = {}
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.setdefault(tag, []).append(dict(attrs))
+
+    handle_startendtag = handle_starttag
+
+
+def tags_of(page: Path) -> dict[str, list[dict]]:
+    collector = TagCollector()
+    collector.feed(page.read_text(encoding="utf-8"))
+    return collector.tags
+
+
+def page_of(book_html: Path, docname: str) -> Path:
+    return book_html / f"{docname}.html"
+
+
+def notebook_pages(toc_pages: list[str]) -> list[str]:
+    return [d for d in toc_pages if source_of(d).suffix == ".ipynb"]
+
+
+def test_build_used_warnings_as_errors_and_emitted_no_warning(book_html):
+    report_file, log_file = BUILD_DIR / "book-build.json", BUILD_DIR / "book-build.log"
+    assert report_file.is_file() and log_file.is_file(), "build with `make book` (tools/build_book.py)"
+    report = json.loads(report_file.read_text())
+    assert report["warningiserror"], f"the book must be built with -W: {report['command']}"
+    assert report["returncode"] == 0, f"the last `make book` failed: see {log_file}"
+    warnings = [line for line in log_file.read_text().splitlines() if WARNING_LINE.search(line)]
+    assert not warnings, "the build emitted:\n" + "\n".join(warnings)
+
+
+def test_every_toc_entry_produced_a_page(book_html, toc_pages):
+    missing = [d for d in toc_pages if not page_of(book_html, d).is_file()]
+    assert not missing, f"no HTML page for toc entries {missing}"
+
+
+def test_every_image_has_a_real_alt_text(book_html, toc_pages):
+    bad = []
+    for docname in toc_pages:
+        for img in tags_of(page_of(book_html, docname)).get("img", []):
+            alt, src = (img.get("alt") or "").strip(), img.get("src") or ""
+            # docutils falls back to the file name when a figure has no alt: that is not a text.
+            if not alt or alt == src or re.search(r"\.(png|svg|jpe?g|gif)$", alt):
+                bad.append(f"{docname}: <img src={src!r} alt={alt!r}>")
+    assert not bad, ("images without alt text (in a notebook, set the cell metadata "
+                     '{"mystnb": {"image": {"alt": "..."}}}):\n' + "\n".join(bad))
+
+
+def test_mathjax_is_loaded_from_the_book_itself(book_html, toc_pages):
+    assert (book_html / "_static/mathjax/tex-chtml.js").is_file(), "sphinx-mathjax-offline did not copy MathJax"
+    pages_with_maths = 0
+    for docname in toc_pages:
+        page = page_of(book_html, docname)
+        scripts = [s.get("src") or "" for s in tags_of(page).get("script", [])]
+        mathjax = [s for s in scripts if "mathjax" in s.lower()]
+        for src in mathjax:
+            assert "://" not in src and not src.startswith("//"), f"{docname}: MathJax from {src}"
+            assert "_static/mathjax/" in src, f"{docname}: MathJax from {src}, not _static/mathjax"
+            assert (page.parent / src.split("?")[0]).resolve().is_file(), f"{docname}: {src} missing"
+        pages_with_maths += bool(mathjax)
+    assert pages_with_maths, "no page loads MathJax: the introduction has maths, so this is a bug"
+
+
+def test_no_page_loads_anything_from_another_host(book_html):
+    offenders = []
+    for page in book_html.rglob("*.html"):
+        tags = tags_of(page)
+        urls = [t.get("src") for t in tags.get("script", []) + tags.get("img", []) + tags.get("iframe", [])]
+        urls += [t.get("href") for t in tags.get("link", []) if t.get("rel") != "canonical"]
+        for url in filter(None, urls):
+            if urlsplit(url).netloc or url.startswith("//"):
+                offenders.append(f"{page.relative_to(book_html)}: {url}")
+    assert not offenders, "resources from other hosts:\n" + "\n".join(offenders)
+
+
+def test_search_index_exists(book_html):
+    index = book_html / "searchindex.js"
+    assert index.is_file() and index.stat().st_size > 100
+    assert (book_html / "search.html").is_file()
+
+
+def test_chapters_have_download_and_launch_buttons(book_html, toc_pages, book_config):
+    repo_url = book_config["repository"]["url"].rstrip("/")
+    branch = book_config["repository"]["branch"]
+    owner_repo = urlsplit(repo_url).path.strip("/")
+    chapters = notebook_pages(toc_pages)
+    assert chapters, "no .ipynb chapter in _toc.yml"
+    for docname in chapters:
+        links = [a.get("href") or "" for a in tags_of(page_of(book_html, docname)).get("a", [])]
+        source = f"_sources/{docname}.ipynb"
+        assert any(link.endswith(source) for link in links), f"{docname}: no .ipynb download button"
+        assert (book_html / source).is_file(), f"{docname}: {source} missing"
+        binder = f"https://mybinder.org/v2/gh/{owner_repo}/{branch}?urlpath=tree/{docname}.ipynb"
+        assert binder in links, f"{docname}: no Binder button to the student repo ({binder})"
+        colab = f"https://colab.research.google.com/github/{owner_repo}/blob/{branch}/{docname}.ipynb"
+        assert colab in links, f"{docname}: no Colab button to the student repo ({colab})"
+        assert repo_url in links, f"{docname}: no repository button"
+
+
+def test_student_repo_is_what_the_launch_buttons_open(book_config):
+    assert book_config["repository"]["url"].endswith("-student"), \
+        "launch buttons must open the student repository (`make student-repo`), never the instructor one"

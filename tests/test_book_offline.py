@@ -1,0 +1,125 @@
+"""The built book in a real browser, offline: Debian's Chromium through playwright.
+
+The book is served from 127.0.0.1 on a free port; every request of every page is recorded and any
+request to another host is blocked and fails the test. Pages with maths must be typeset by the
+book's own MathJax (an ``mjx-container`` appears), no page may log a console error, and the
+search page must find a word. Screenshots go to pytest's tmp_path.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+pytestmark = [pytest.mark.book, pytest.mark.browser]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+LOCAL_SCHEMES = {"data", "blob", "about"}
+MATHJAX_TIMEOUT_MS = 30_000
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def book_url(book_html):
+    handler = functools.partial(QuietHandler, directory=str(book_html))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run make test (it installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
+                                             headless=True)
+        yield browser
+        browser.close()
+
+
+def is_local(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in LOCAL_SCHEMES or parts.hostname in LOCAL_HOSTS
+
+
+def open_page(browser, url: str):
+    """Open ``url``; return (page, requests, foreign requests, console errors)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    requests, foreign, errors = [], [], []
+
+    def route(route_obj):
+        if is_local(route_obj.request.url):
+            route_obj.continue_()
+        else:
+            foreign.append(route_obj.request.url)
+            route_obj.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("request", lambda request: requests.append(request.url))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(url, wait_until="networkidle")
+    return page, requests, foreign, errors
+
+
+def page_has_maths(book_html: Path, docname: str) -> bool:
+    return 'class="math' in (book_html / f"{docname}.html").read_text(encoding="utf-8")
+
+
+def test_every_page_is_offline_and_typeset(browser, book_url, book_html, toc_pages, tmp_path):
+    problems, typeset_pages = [], 0
+    for docname in toc_pages:
+        page, requests, foreign, errors = open_page(browser, f"{book_url}/{docname}.html")
+        try:
+            others = foreign + [u for u in requests if not is_local(u) and u not in foreign]
+            problems += [f"{docname}: request to another host: {u}" for u in others]
+            problems += [f"{docname}: console error: {e}" for e in errors]
+            if page_has_maths(book_html, docname):
+                page.wait_for_selector("mjx-container", timeout=MATHJAX_TIMEOUT_MS)
+                typeset_pages += 1
+            assert any(urlsplit(u).path.endswith(f"/{docname}.html") for u in requests)
+            page.screenshot(path=str(tmp_path / f"{docname.replace('/', '__')}.png"), full_page=True)
+        finally:
+            page.context.close()
+    assert not problems, "\n".join(problems)
+    assert typeset_pages, "no page with maths was found: the introduction has some"
+
+
+def test_mathjax_comes_from_the_book(browser, book_url, book_html, toc_pages):
+    docname = next(d for d in toc_pages if page_has_maths(book_html, d))
+    page, requests, foreign, errors = open_page(browser, f"{book_url}/{docname}.html")
+    try:
+        page.wait_for_selector("mjx-container", timeout=MATHJAX_TIMEOUT_MS)
+        mathjax = [u for u in requests if "mathjax" in u.lower()]
+        assert mathjax and all(u.startswith(book_url + "/_static/mathjax/") for u in mathjax), mathjax
+    finally:
+        page.context.close()
+
+
+def test_search_works_offline(browser, book_url):
+    page, requests, foreign, errors = open_page(browser, f"{book_url}/search.html?q=gradient")
+    try:
+        page.wait_for_selector("#search-results li", timeout=MATHJAX_TIMEOUT_MS)
+        assert page.locator("#search-results li").count() >= 1
+        assert not foreign and not errors, (foreign, errors)
+    finally:
+        page.context.close()

@@ -1,0 +1,197 @@
+"""Build the book into _build/html: ``make book`` runs this.
+
+1. Hash ``gdlib/**/*.py`` and ``pyproject.toml``. jupyter-cache only keys a chapter on its own
+   code cells, so a change in gdlib would otherwise leave stale outputs in the book: when the
+   hash differs from the stamp kept in the cache folder, the execution cache and Sphinx's
+   environment are deleted and every chapter is executed again.
+2. Execute the chapters of _toc.yml that are not cached yet, in parallel on every core, into
+   the same jupyter-cache that jupyter-book reads (myst-nb alone executes them one by one).
+   A chapter whose cell raises stops the build here, with its traceback.
+3. Run ``jupyter-book build . --builder html --warningiserror --keep-going --all``; _config.yml makes
+   an exception in any executed cell fail the build (allow_errors false, raise_on_error true)
+   and bounds each cell's run time.
+4. Print the elapsed time and whether the build was cold (empty cache) or warm, and write both to
+   ``_build/book-build.json``; the full log goes to ``_build/book-build.log`` (the tests read it).
+
+Usage: ``python tools/build_book.py [--force]`` (``--force`` drops the cache first: a cold build).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path, PurePosixPath
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BUILD_DIR = REPO_ROOT / "_build"
+HTML_DIR = BUILD_DIR / "html"
+CACHE_DIR = BUILD_DIR / ".jupyter_cache"  # must match execute.cache in _config.yml
+DOCTREES_DIR = BUILD_DIR / ".doctrees"
+STAMP_FILE = CACHE_DIR / "gdlib-code.sha256"
+LOG_FILE = BUILD_DIR / "book-build.log"
+REPORT_FILE = BUILD_DIR / "book-build.json"
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def gdlib_code_hash(root: Path = REPO_ROOT) -> str:
+    """SHA-256 over every gdlib source file (path and content) and pyproject.toml."""
+    digest = hashlib.sha256()
+    files = sorted((root / "gdlib").rglob("*.py")) + [root / "pyproject.toml"]
+    for path in files:
+        if not path.is_file():
+            continue
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def invalidate_cache_if_gdlib_changed(code_hash: str, force: bool) -> str:
+    """Delete the execution cache and the Sphinx environment when gdlib changed.
+
+    Returns ``"cold"`` when the build will execute every chapter, ``"warm"`` otherwise.
+    """
+    stamp = STAMP_FILE.read_text().strip() if STAMP_FILE.is_file() else None
+    if force or stamp != code_hash:
+        if stamp is not None and not force:
+            print("build_book: gdlib changed since the last build: every chapter re-executes")
+        # Sphinx only re-reads a page whose source changed, so its environment goes too.
+        for folder in (CACHE_DIR, DOCTREES_DIR, BUILD_DIR / "jupyter_execute"):
+            shutil.rmtree(folder, ignore_errors=True)
+        return "cold"
+    return "warm"
+
+
+def warm_matplotlib_font_cache() -> None:
+    """Build matplotlib's font cache now, so its one-time notice never lands in a page."""
+    subprocess.run(
+        [sys.executable, "-c", "import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot"],
+        cwd=REPO_ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+def toc_notebooks(root: Path = REPO_ROOT) -> list[Path]:
+    """The .ipynb files of _toc.yml that jupyter-book executes (execute.exclude_patterns removed)."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    config = yaml.safe_load((root / "_config.yml").read_text())
+    excluded = config.get("execute", {}).get("exclude_patterns", [])
+    docnames = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                docnames.append(entry["file"])
+            walk(entry.get("sections"))
+            walk(entry.get("chapters"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    notebooks = [root / f"{docname}.ipynb" for docname in docnames]
+    return [nb for nb in notebooks if nb.is_file()
+            and not any(PurePosixPath(nb.as_posix()).match(p) for p in excluded)]
+
+
+def execute_in_parallel(notebooks: list[Path], timeout: int) -> tuple[int, list[tuple[str, str]]]:
+    """Execute the notebooks missing from the cache over a pool of processes, one per core.
+
+    jupyter-book then finds them in the cache (the match is on their code cells). Returns how
+    many executed successfully, and ``(notebook, traceback)`` for each one that failed.
+    """
+    from jupyter_cache import get_cache
+    from jupyter_cache.executors import load_executor
+
+    logger = logging.getLogger("build_book.execute")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("build_book: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    cache = get_cache(str(CACHE_DIR))
+    uris = [str(cache.add_nb_to_project(str(nb)).uri) for nb in notebooks]
+    executor = load_executor("local-parallel", cache=cache, logger=logger)
+    result = executor.run_and_cache(filter_uris=uris, timeout=timeout, allow_errors=False)
+    failed = list(result.excepted) + list(result.errored)
+    return len(result.succeeded), [
+        (uri, cache.get_project_record(uri).traceback or "(no traceback recorded)") for uri in failed]
+
+
+def jupyter_book_command() -> list[str]:
+    executable = Path(sys.executable).parent / "jupyter-book"
+    # --all: Sphinx re-reads every page (outputs come from the cache). Without it, a page whose
+    # warnings failed the last build is not read again, and the next build passes silently.
+    return [str(executable), "build", ".", "--builder", "html", "--warningiserror", "--keep-going",
+            "--all"]
+
+
+def run_and_log(command: list[str], log_file: Path) -> int:
+    """Run ``command`` in the repository root, echo its output and keep a copy in ``log_file``."""
+    # No MPLBACKEND here: the kernels must keep their inline backend, or figures vanish.
+    env = {key: value for key, value in os.environ.items() if key != "MPLBACKEND"}
+    env["PYTHONHASHSEED"] = "0"
+    with log_file.open("w") as log, subprocess.Popen(
+        command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, bufsize=1,
+    ) as process:
+        log.write("$ " + " ".join(command) + "\n")
+        for line in process.stdout:
+            sys.stdout.write(line)
+            log.write(ANSI_ESCAPE.sub("", line))
+    return process.returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--force", action="store_true",
+                        help="drop the execution cache first (a cold build)")
+    args = parser.parse_args(argv)
+
+    BUILD_DIR.mkdir(exist_ok=True)
+    code_hash = gdlib_code_hash()
+    kind = invalidate_cache_if_gdlib_changed(code_hash, args.force)
+    # From here on the cache only receives executions made with this gdlib, so the stamp holds
+    # even if the build fails: the chapters that did execute need not run again next time.
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    STAMP_FILE.write_text(code_hash + "\n")
+    warm_matplotlib_font_cache()
+
+    start = time.perf_counter()
+    command = jupyter_book_command()
+    timeout = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())["execute"]["timeout"]
+    executed, failures = execute_in_parallel(toc_notebooks(), timeout)
+    for notebook, traceback in failures:
+        print(f"build_book: executing {notebook} failed:\n{traceback}", file=sys.stderr)
+    if failures:
+        LOG_FILE.write_text("".join(f"ERROR: executing {nb} failed:\n{tb}\n" for nb, tb in failures))
+    returncode = 1 if failures else run_and_log(command, LOG_FILE)
+    elapsed = time.perf_counter() - start
+
+    REPORT_FILE.write_text(json.dumps({
+        "command": command,
+        "warningiserror": "--warningiserror" in command,
+        "cache": kind,
+        "notebooks_executed": executed,
+        "elapsed_seconds": round(elapsed, 1),
+        "gdlib_code_sha256": code_hash,
+        "returncode": returncode,
+    }, indent=2) + "\n")
+
+    status = "built" if returncode == 0 else "FAILED"
+    print(f"build_book: {status} ({kind} cache) in {elapsed:.1f} s -> {HTML_DIR.relative_to(REPO_ROOT)}"
+          f"; log in {LOG_FILE.relative_to(REPO_ROOT)}")
+    return returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
