@@ -154,12 +154,34 @@ def softmax_cross_entropy(logits, y):
 
 def _softmax_cross_entropy(z: np.ndarray, y: np.ndarray):
     """:func:`softmax_cross_entropy` on checked float64 logits (n, k) and int labels (n,)."""
-    n = z.shape[0]
-    rows = np.arange(n)
-    shifted = z - z.max(axis=1, keepdims=True)
-    probs = np.exp(shifted)
-    sums = probs.sum(axis=1)
-    loss = (float(np.log(sums).sum()) - float(shifted[rows, y].sum())) / n
+    return _shifted_softmax_cross_entropy(z - z.max(axis=1, keepdims=True), y)
+
+
+def _softmax_cross_entropy_inplace(z: np.ndarray, y: np.ndarray):
+    """:func:`_softmax_cross_entropy` that overwrites ``z`` with the returned gradient.
+
+    The same numbers, without a new (n, k) array: for a training loop that reuses its buffers.
+    The row maxima are read at the ``argmax`` (faster than a maximum over short rows); they
+    can differ from ``z.max`` only in the sign of a zero, which changes neither ``exp`` nor
+    the loss.
+    """
+    rows = np.arange(z.shape[0])
+    np.subtract(z, z[rows, z.argmax(axis=1)][:, None], out=z)
+    return _shifted_softmax_cross_entropy(z, y, rows)
+
+
+def _shifted_softmax_cross_entropy(shifted: np.ndarray, y: np.ndarray, rows=None):
+    """The loss and gradient from logits minus their row maxima; ``shifted`` becomes the gradient.
+
+    (``np.add.reduce`` is what ``ndarray.sum`` calls, minus a layer of Python: this runs at
+    every training step.)
+    """
+    n = shifted.shape[0]
+    rows = np.arange(n) if rows is None else rows
+    picked = float(np.add.reduce(shifted[rows, y]))
+    probs = np.exp(shifted, out=shifted)
+    sums = np.add.reduce(probs, axis=1)
+    loss = (float(np.add.reduce(np.log(sums))) - picked) / n
     probs /= sums[:, None]
     probs[rows, y] -= 1.0
     probs *= 1.0 / n

@@ -25,6 +25,7 @@ where its gradients are checked against finite differences.
 from __future__ import annotations
 
 import copy as _copy
+import functools
 import numbers
 from typing import Sequence
 
@@ -33,19 +34,26 @@ import numpy as np
 from gdlib._validate import (
     _show, check_array, check_fraction, check_positive_number, check_rng,
 )
-from gdlib.activations import get_activation
+from gdlib.activations import get_activation, relu
 from gdlib.layers import (
     dense_backward, dense_forward, dropout_backward, dropout_forward, glorot_init, he_init,
     l1_penalty, l2_penalty,
 )
 from gdlib.losses import (
     _binary_cross_entropy, _check_binary_labels, _check_class_labels, _mse, _softmax_cross_entropy,
+    _softmax_cross_entropy_inplace,
 )
 
 LOSSES = ("softmax", "mse", "binary")
 INITS = ("he", "glorot", "small")
 SMALL_INIT_STD = 0.01  #: the standard deviation of ``init="small"``
 _LOSS_CORES = {"softmax": _softmax_cross_entropy, "binary": _binary_cross_entropy, "mse": _mse}
+
+
+@functools.lru_cache(maxsize=None)
+def _layer_keys(num_layers: int) -> tuple[tuple[str, str], ...]:
+    """``(("W1", "b1"), ("W2", "b2"), ...)``: the parameter names of each dense layer."""
+    return tuple((f"W{l}", f"b{l}") for l in range(1, num_layers + 1))
 
 
 def _check_sizes(sizes) -> tuple[int, ...]:
@@ -98,8 +106,11 @@ class MLP:
         Number of weight layers, ``len(sizes) - 1``.
     last_preactivations : list of ndarray
         The hidden layers' pre-activations :math:`Z_1, \dots, Z_{L-1}` (inputs to the activation)
-        from the latest :meth:`forward` or :meth:`loss_and_grads`; empty before the first call
-        and for a network without hidden layer. ``np.mean(Z == 0)`` counts ReLU kinks hit exactly.
+        from the latest :meth:`forward`, :meth:`loss_and_grads` or :meth:`evaluate`; empty
+        before the first call and for a network without hidden layer. ``np.mean(Z == 0)``
+        counts ReLU kinks hit exactly. After :func:`gdlib.train.fit`, those of its last pass
+        (the evaluation of the validation set, if any, else of the training set); inside fit
+        (in a callback) they are arrays that fit reuses: copy them to keep them.
     last_activations : list of ndarray
         The hidden activations :math:`f(Z_l)` (before dropout) from the same call.
 
@@ -285,27 +296,68 @@ class MLP:
                 if l > 1:
                     dZ = dropout_backward(dA, masks[l - 2])
                     dZ *= self._fprime(preacts[l - 2])  # dZ is a fresh array: safe in place
-            for lam, penalty in ((self.l2, l2_penalty), (self.l1, l1_penalty)):
-                if lam > 0:
-                    value, penalty_grads = penalty(self.params, lam)
-                    loss += value
-                    for key, g in penalty_grads.items():
-                        grads[key] += g
+            loss = self._add_penalties(loss, grads)
         return loss, {key: grads[key] for key in self.params}
 
+    def _add_penalties(self, loss: float, grads: dict | None) -> float:
+        """``loss`` plus the L2 and L1 penalties; their gradients are added to ``grads`` if given."""
+        for lam, penalty in ((self.l2, l2_penalty), (self.l1, l1_penalty)):
+            if lam > 0:
+                value, penalty_grads = penalty(self.params, lam)
+                loss += value
+                if grads is not None:
+                    for key, g in penalty_grads.items():
+                        grads[key] += g
+        return loss
+
     # -- evaluation ----------------------------------------------------------------------
+
+    def evaluate(self, X, y) -> tuple[float, float]:
+        r"""The objective without dropout and the score, from one forward pass.
+
+        Returns ``(loss_and_grads(X, y, train=False)[0], score(X, y))`` (the same numbers and
+        the same errors) without a backward pass and without running the network twice; this is
+        what :func:`gdlib.train.fit` records after every epoch.
+
+        Returns
+        -------
+        loss : float
+            :math:`J` on ``(X, y)``: mean data loss plus the penalties, no dropout.
+        score : float
+            Accuracy, or :math:`R^2` for ``"mse"`` (see :meth:`score`).
+        """
+        if not self._own_public_methods():  # a subclass's own loss or score must be used
+            return float(self.loss_and_grads(X, y, rng=None, train=False)[0]), self.score(X, y)
+        X = self._check_X(X)
+        y_ready = self._check_y(y, X.shape[0])
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            Z, _ = self._forward(X, None)
+            return self._loss_and_score(Z, y_ready, y)
+
+    def _loss_and_score(self, Z: np.ndarray, y_ready: np.ndarray, y) -> tuple[float, float]:
+        """(loss, score) from the output layer ``Z``, which may be overwritten; ``y_ready`` as
+        :meth:`_check_y` returns it, ``y`` as given to :meth:`score`."""
+        out = self._output(Z)
+        score = self._score_predictions(self._prediction(out), y)
+        if self.loss == "softmax":
+            loss = _softmax_cross_entropy_inplace(out, y_ready)[0]
+        else:
+            loss = _LOSS_CORES[self.loss](out, y_ready)[0]
+        return self._add_penalties(loss, None), score
+
+    def _prediction(self, out: np.ndarray) -> np.ndarray:
+        if self.loss == "softmax":
+            return out.argmax(axis=1)
+        if self.loss == "binary":
+            return (out > 0).astype(np.intp)
+        return out
 
     def predict(self, X) -> np.ndarray:
         """Class labels (int) for ``"softmax"`` and ``"binary"``, predicted values for ``"mse"``.
 
         A logit of exactly 0 (probability 1/2) is predicted as class 0.
         """
-        out = self.forward(X)
-        if self.loss == "softmax":
-            return out.argmax(axis=1)
-        if self.loss == "binary":
-            return (out > 0).astype(np.intp)
-        return out
+        return self._prediction(self.forward(X))
 
     def score(self, X, y) -> float:
         r"""Accuracy for classification; the coefficient of determination :math:`R^2` for ``"mse"``.
@@ -318,7 +370,10 @@ class MLP:
         ``sklearn.metrics.r2_score``; several outputs are averaged uniformly, and an output whose
         targets are constant scores 1 if predicted exactly, else 0).
         """
-        pred = self.predict(X)
+        return self._score_predictions(self.predict(X), y)
+
+    def _score_predictions(self, pred: np.ndarray, y) -> float:
+        """:meth:`score` given the predictions."""
         y_arr = np.asarray(y)
         if self.loss != "mse":
             if y_arr.shape != pred.shape:
@@ -334,6 +389,97 @@ class MLP:
         safe = ss_tot > 0
         r2 = np.where(safe, 1.0 - ss_res / np.where(safe, ss_tot, 1.0), np.where(ss_res == 0, 1.0, 0.0))
         return float(np.mean(r2))
+
+    # -- shortcuts for gdlib.train.fit (private) ------------------------------------------
+    #
+    # fit checks its data once, then calls these on every batch and after every epoch: the same
+    # arithmetic as loss_and_grads and evaluate (bit for bit), without the per-call checks and
+    # with the arrays of each batch size allocated once per fit, in ``workspace``.
+
+    _PUBLIC_METHODS = ("forward", "loss_and_grads", "predict", "score", "evaluate")
+
+    def _own_public_methods(self) -> bool:
+        """Whether no subclass or instance attribute replaces a public method, so that the
+        shortcuts compute what the public methods would."""
+        cls = type(self)
+        return not any(name in vars(self) or getattr(cls, name) is not getattr(MLP, name)
+                       for name in self._PUBLIC_METHODS)
+
+    def _prepare_data(self, X, y) -> tuple[np.ndarray, np.ndarray]:
+        """``(X, y)`` checked and converted as :meth:`loss_and_grads` does (the same errors)."""
+        X = self._check_X(X)
+        return X, self._check_y(y, X.shape[0])
+
+    def _forward_into(self, X: np.ndarray, rng, workspace: dict):
+        """:meth:`_forward` writing into ``workspace``'s arrays for ``len(X)`` examples.
+
+        Returns the output layer, the inputs of the dense layers (``X`` and the hidden
+        activations after dropout), the dropout masks and the arrays for the backward pass.
+        """
+        n = X.shape[0]
+        buffers = workspace.get(n)
+        if buffers is None:  # output, pre-activations, activations (ReLU), their gradients
+            hidden = self.sizes[1:-1]
+            buffers = workspace[n] = (
+                np.empty((n, self.sizes[-1])), [np.empty((n, width)) for width in hidden],
+                [np.empty((n, width)) for width in hidden] if self._f is relu else [],
+                [np.empty((n, width)) for width in hidden])
+        Z_out, Z_hidden, A_hidden, dA_hidden = buffers
+        params, keys = self.params, _layer_keys(self.num_layers)
+        preacts, acts, inputs, masks = [], [], [X], []
+        A = X
+        for l, (W_key, b_key) in enumerate(keys):
+            Z = np.matmul(A, params[W_key], out=Z_out if l == len(Z_hidden) else Z_hidden[l])
+            Z += params[b_key]
+            if l == len(Z_hidden):
+                break
+            A = np.maximum(Z, 0.0, out=A_hidden[l]) if self._f is relu else self._f(Z)
+            preacts.append(Z)
+            acts.append(A)
+            mask = None
+            if rng is not None:
+                A, mask = dropout_forward(A, self.dropout, rng)
+            inputs.append(A)
+            masks.append(mask)
+        self.last_preactivations = preacts
+        self.last_activations = acts
+        return Z, inputs, masks, dA_hidden
+
+    def _loss_and_grads_unchecked(self, X: np.ndarray, y: np.ndarray, rng, train: bool,
+                                  workspace: dict, grads_out: dict | None = None):
+        """:meth:`loss_and_grads` on data from :meth:`_prepare_data` (or rows of it).
+
+        ``rng`` is a Generator (or None without dropout); the gradients are written into
+        ``grads_out`` (float64 arrays shaped like the parameters) if given, else into new
+        arrays. Call it inside ``np.errstate`` (as fit does) to silence overflow in a diverging
+        run. The layers' arrays (also ``last_preactivations`` and ``last_activations``) live in
+        ``workspace`` and are overwritten by the next call with as many examples.
+        """
+        if grads_out is None:
+            grads_out = {key: np.empty(value.shape) for key, value in self.params.items()}
+        rng = rng if train and self.dropout > 0 else None
+        Z, inputs, masks, dA_hidden = self._forward_into(X, rng, workspace)
+        if self.loss == "softmax":
+            loss, dZ = _softmax_cross_entropy_inplace(Z, y)
+        else:
+            loss, dZ = _LOSS_CORES[self.loss](self._output(Z), y)
+            dZ = dZ.reshape(Z.shape)
+        preacts, params = self.last_preactivations, self.params
+        for l in range(self.num_layers - 1, -1, -1):
+            W_key, b_key = _layer_keys(self.num_layers)[l]
+            np.matmul(inputs[l].T, dZ, out=grads_out[W_key])
+            np.add.reduce(dZ, axis=0, out=grads_out[b_key])  # what dZ.sum(axis=0) runs
+            if l > 0:
+                dZ = np.matmul(dZ, params[W_key].T, out=dA_hidden[l - 1])
+                if masks[l - 1] is not None:
+                    dZ = dZ * masks[l - 1]
+                dZ *= self._fprime(preacts[l - 1])
+        return self._add_penalties(loss, grads_out), grads_out
+
+    def _evaluate_unchecked(self, X: np.ndarray, y_ready: np.ndarray, y, workspace: dict):
+        """:meth:`evaluate` on data from :meth:`_prepare_data` (``y`` as given to it)."""
+        Z = self._forward_into(X, None, workspace)[0]
+        return self._loss_and_score(Z, y_ready, y)
 
     # -- bookkeeping ---------------------------------------------------------------------
 

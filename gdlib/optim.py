@@ -125,6 +125,11 @@ def sgd_step(x, g, state: SGDState, *, lr: float):
     x_new, state_new : ndarray, SGDState
     """
     x, g, lr = _check_step(x, g, state, SGDState, lr)
+    return _sgd_update(x, g, state, lr=lr)
+
+
+def _sgd_update(x, g, state, *, lr):
+    """:func:`sgd_step` on checked arguments (g of x's dtype, lr a float): the arithmetic alone."""
     return _out(x - lr * g, x), SGDState()
 
 
@@ -164,6 +169,11 @@ def momentum_step(x, g, state: MomentumState, *, lr: float, beta: float = 0.9):
     x_new, state_new : ndarray, MomentumState
     """
     x, g, lr = _check_step(x, g, state, MomentumState, lr, beta=beta)
+    return _momentum_update(x, g, state, lr=lr, beta=beta)
+
+
+def _momentum_update(x, g, state, *, lr, beta=0.9):
+    """:func:`momentum_step` on checked arguments: the arithmetic alone."""
     v = _out(beta * state.v + g, x)
     return _out(x - lr * v, x), MomentumState(v=v)
 
@@ -205,6 +215,11 @@ def nesterov_step(x, g, state: NesterovState, *, lr: float, beta: float = 0.9):
     x_new, state_new : ndarray, NesterovState
     """
     x, g, lr = _check_step(x, g, state, NesterovState, lr, beta=beta)
+    return _nesterov_update(x, g, state, lr=lr, beta=beta)
+
+
+def _nesterov_update(x, g, state, *, lr, beta=0.9):
+    """:func:`nesterov_step` on checked arguments: the arithmetic alone."""
     v = _out(beta * state.v + g, x)
     return _out(x - lr * (g + beta * v), x), NesterovState(v=v)
 
@@ -245,6 +260,11 @@ def adagrad_step(x, g, state: AdagradState, *, lr: float, eps: float = 1e-8):
     x_new, state_new : ndarray, AdagradState
     """
     x, g, lr = _check_step(x, g, state, AdagradState, lr, eps=eps)
+    return _adagrad_update(x, g, state, lr=lr, eps=eps)
+
+
+def _adagrad_update(x, g, state, *, lr, eps=1e-8):
+    """:func:`adagrad_step` on checked arguments: the arithmetic alone."""
     G = _out(state.G + g * g, x)
     return _out(x - lr * _divide(g, np.sqrt(G) + eps), x), AdagradState(G=G)
 
@@ -289,6 +309,11 @@ def rmsprop_step(x, g, state: RMSpropState, *, lr: float, rho: float = 0.9, eps:
     x_new, state_new : ndarray, RMSpropState
     """
     x, g, lr = _check_step(x, g, state, RMSpropState, lr, rho=rho, eps=eps)
+    return _rmsprop_update(x, g, state, lr=lr, rho=rho, eps=eps)
+
+
+def _rmsprop_update(x, g, state, *, lr, rho=0.9, eps=1e-8):
+    """:func:`rmsprop_step` on checked arguments: the arithmetic alone."""
     s = _out(rho * state.s + (1 - rho) * (g * g), x)
     return _out(x - lr * _divide(g, np.sqrt(s) + eps), x), RMSpropState(s=s)
 
@@ -336,6 +361,11 @@ def adam_step(x, g, state: AdamState, *, lr: float, beta1: float = 0.9, beta2: f
     x_new, state_new : ndarray, AdamState
     """
     x, g, lr = _check_step(x, g, state, AdamState, lr, beta1=beta1, beta2=beta2, eps=eps)
+    return _adam_update(x, g, state, lr=lr, beta1=beta1, beta2=beta2, eps=eps)
+
+
+def _adam_update(x, g, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    """:func:`adam_step` on checked arguments: the arithmetic alone."""
     t = int(state.t) + 1
     m = _out(beta1 * state.m + (1 - beta1) * g, x)
     v = _out(beta2 * state.v + (1 - beta2) * (g * g), x)
@@ -373,6 +403,15 @@ RULES: dict[str, Rule] = {
         ("rmsprop", rmsprop_init, rmsprop_step),
         ("adam", adam_init, adam_step),
     ]
+}
+
+
+#: public step -> the same arithmetic without the argument checks, for a loop that has checked
+#: its arguments once (``fit``): ``_UNCHECKED[step](x, g, state, lr=float, ...)`` needs ``g`` of
+#: x's dtype and shape, a state of the rule's type, and valid hyperparameters.
+_UNCHECKED: dict[Callable, Callable] = {
+    sgd_step: _sgd_update, momentum_step: _momentum_update, nesterov_step: _nesterov_update,
+    adagrad_step: _adagrad_update, rmsprop_step: _rmsprop_update, adam_step: _adam_update,
 }
 
 

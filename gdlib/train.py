@@ -102,14 +102,17 @@ class History:
     start with the value *before* training (epoch 0), so entry ``e`` is after ``e`` epochs and
     they have ``num_epochs + 1`` entries; ``epoch_time`` and each ``grad_norms`` list have one
     entry per training epoch. A run that diverged keeps only complete epochs, and never holds a
-    NaN or infinite loss.
+    NaN or infinite loss. ``fit(..., record_epoch_metrics=False)`` leaves the four evaluation
+    lists empty.
 
     Attributes
     ----------
     loss_per_step : list of float
         The mini-batch loss (with dropout, as trained on) at each step, before its update.
     loss_per_epoch : list of float
-        The loss on the whole training set (``train=False``: no dropout) after each epoch.
+        The loss on the whole training set (``train=False``: no dropout) after each epoch:
+        one more pass over the data, not the mean of the epoch's batch losses (which
+        ``loss_per_step`` holds), so that every entry is the loss of one set of parameters.
     train_acc, val_acc : list of float
         ``model.score`` on the training and validation sets (accuracy, or :math:`R^2` for
         regression); empty if the model has no ``score`` or no validation set was given.
@@ -279,6 +282,7 @@ class _PerArrayUpdater:
         self.states = [init(params[k]) if init is not None else None for k in self.keys]
         self.norm_sums = np.zeros(len(self.keys))
         self.checked = False
+        self.grads_out = None  # the step may keep g (in its state): fresh gradients every step
 
     def sync(self) -> None:
         """Nothing to do: the model's arrays are read at every step."""
@@ -310,18 +314,30 @@ class _FlatUpdater(_PerArrayUpdater):
     parameters concatenated into one vector.
 
     The reference rules act elementwise (Adam's step count is the same for every array), so
-    this gives bit for bit the result of one state per array, with a quarter of the calls
-    (and of their argument checks) for a two-layer network.
+    this gives bit for bit the result of one state per array, with a quarter of the calls for
+    a two-layer network. The first step after each :meth:`sync` goes through the rule's public
+    (checked) step; the next ones through the same arithmetic without the checks
+    (``optim._UNCHECKED``), since fit has checked everything they would (finite gradients,
+    finite parameters, valid hyperparameters and state).
+
+    A model that can write its gradients into given arrays gets :attr:`grads_out`, views of
+    one flat gradient vector, which then needs no concatenation.
     """
 
     def __init__(self, name, init, step, params: dict, hyper: dict):
         self.name, self.step, self.params, self.hyper = name, step, params, hyper
+        self.unchecked = optim._UNCHECKED.get(step, step)
         self.keys = list(params)
         self.norm_sums = np.zeros(len(self.keys))
         bounds = np.cumsum([0] + [params[k].size for k in self.keys]).tolist()
         self.slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
         self.sync()
         self.state = init(self.theta)
+        self.grad = np.empty(self.theta.shape)
+        self.grads_out = None
+        if self.theta.dtype == np.float64:  # the dtype of gdlib's gradients
+            self.grads_out = {k: self.grad[part].reshape(params[k].shape)
+                              for k, part in zip(self.keys, self.slices)}
 
     def sync(self) -> None:
         """Re-read the model's arrays into the flat vector (keeping the rule's state)."""
@@ -331,18 +347,28 @@ class _FlatUpdater(_PerArrayUpdater):
                                  "during fit; update parameters in place instead")
         self.flat_views = [self.params[k].reshape(-1) for k in self.keys]  # share memory
         self.theta = np.concatenate(self.flat_views)
+        self.checked = False
 
     def __call__(self, grads: dict, lr: float) -> str | None:
         flat = []
         norm_sums = self.norm_sums
+        written = grads is self.grads_out
         for i, key in enumerate(self.keys):
             g = grads[key]
             sq_norm = float(np.vdot(g, g))
             if not math.isfinite(sq_norm):
                 return f"the gradient of {key} is not finite"
             norm_sums[i] += math.sqrt(sq_norm)
-            flat.append(np.ravel(g))
-        theta, state = self.step(self.theta, np.concatenate(flat), self.state, lr=lr, **self.hyper)
+            if not written:
+                flat.append(np.ravel(g))
+        g = self.grad if written else np.concatenate(flat)
+        if self.checked and g.shape == self.theta.shape:  # else the step explains
+            lr = lr if type(lr) is float else check_lr(lr)
+            theta, state = self.unchecked(self.theta, g.astype(self.theta.dtype, copy=False),
+                                          self.state, lr=lr, **self.hyper)
+        else:
+            theta, state = self.step(self.theta, g, self.state, lr=lr, **self.hyper)
+            self.checked = True
         if not math.isfinite(theta.sum()):
             return "the update made a parameter non-finite"
         self.theta, self.state = theta, state
@@ -364,7 +390,8 @@ def _make_updater(name, init, step, params: dict, hyper: dict) -> _PerArrayUpdat
 def fit(model, X, y, *, rule="sgd", lr, num_epochs: int, batch_size: int | None = None, rng,
         X_val=None, y_val=None, schedule: Callable | None = None, init: Callable | None = None,
         divergence_factor: float | None = 1e4, record_grad_norms: bool = True,
-        callback: Callable | None = None, **hyper) -> History:
+        record_epoch_metrics: bool = True, callback: Callable | None = None,
+        **hyper) -> History:
     r"""Train ``model`` by mini-batch gradient descent; return a :class:`History`.
 
     Each epoch draws a fresh permutation from ``rng`` and cuts it into batches
@@ -380,7 +407,9 @@ def fit(model, X, y, *, rule="sgd", lr, num_epochs: int, batch_size: int | None 
         \textstyle\sum_{i \in B} \ell_i,\ s;\ \mathrm{lr}=\eta_t, \dots\Bigr).
 
     Parameters are updated in place (``model.params[k][...] = new``), so references to them
-    stay valid.
+    stay valid. A :class:`gdlib.model.MLP` (not a subclass replacing its public methods) has its
+    data checked once per call, then trains through private shortcuts that reuse their arrays
+    and give the same numbers, bit for bit, as ``loss_and_grads`` and ``evaluate``.
 
     Divergence: training stops, with a :class:`DivergenceWarning` and ``history.diverged``, as
     soon as a batch loss or gradient is not finite, a batch loss exceeds
@@ -419,6 +448,16 @@ def fit(model, X, y, *, rule="sgd", lr, num_epochs: int, batch_size: int | None 
         See above; ``None`` only stops on non-finite values.
     record_grad_norms : bool
         Record the per-epoch mean gradient norm of each parameter.
+    record_epoch_metrics : bool, default True
+        Evaluate the model after every epoch: ``loss_per_epoch`` (the loss on the whole
+        training set, not the mean of the epoch's batch losses), ``train_acc``, and with a
+        validation set ``val_loss`` and ``val_acc``. That is one more forward pass over the
+        training set per epoch (a third of an epoch's arithmetic, which is a forward and a
+        backward pass). ``False`` skips it, to time the training steps alone
+        (``benchmarks/bench_fit.py`` does, beside the default): these four lists then stay
+        empty (``final_loss`` is NaN and ``to_rows()`` is empty), and divergence is detected
+        from the batch losses, gradients and updates only. The loss before training is still
+        computed, to check the data and set the divergence threshold.
     callback : callable, optional
         ``callback(epoch, history)`` after each epoch (and after epoch 0); returning ``True``
         stops training.
@@ -453,6 +492,9 @@ def fit(model, X, y, *, rule="sgd", lr, num_epochs: int, batch_size: int | None 
         raise TypeError(f"init must be a callable x -> state, got init={_show(init)}")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got callback={_show(callback)}")
+    if not isinstance(record_epoch_metrics, (bool, np.bool_)):
+        raise TypeError("record_epoch_metrics must be True or False, "
+                        f"got record_epoch_metrics={_show(record_epoch_metrics)}")
     name, rule_init, step, defaults = _resolve_rule(rule, init)
     _check_hyper(name, step, hyper)
     params = model.params
@@ -466,13 +508,25 @@ def fit(model, X, y, *, rule="sgd", lr, num_epochs: int, batch_size: int | None 
     if record_grad_norms:
         history.grad_norms = {key: [] for key in keys}
 
+    shortcuts = _has_shortcuts(model)
+    workspace: dict = {}  # the arrays the model's shortcuts reuse from batch to batch
+    ready: list = []  # (X, y) then (X_val, y_val) checked once by the model, for its shortcuts
+
+    def measure(i: int, X_i, y_i) -> tuple[float, float | None]:
+        if not shortcuts:
+            return _measure(model, X_i, y_i)
+        if len(ready) == i:  # epoch 0: the model's checks, with their errors, once per set
+            ready.append(model._prepare_data(X_i, y_i))
+        loss, score = model._evaluate_unchecked(*ready[i], y_i, workspace)
+        return float(loss), float(score)
+
     def record_epoch() -> None:
-        loss, score = _measure(model, X, y)
+        loss, score = measure(0, X, y)
         history.loss_per_epoch.append(loss)
         if score is not None:
             history.train_acc.append(score)
         if X_val is not None:
-            loss, score = _measure(model, X_val, y_val)
+            loss, score = measure(1, X_val, y_val)
             history.val_loss.append(loss)
             if score is not None:
                 history.val_acc.append(score)
@@ -495,11 +549,16 @@ def fit(model, X, y, *, rule="sgd", lr, num_epochs: int, batch_size: int | None 
             return stop(0, initial, lr if lr is not None else schedule(0),
                         ": the initial loss is not finite")
         limit = math.inf if divergence_factor is None else divergence_factor * max(initial, 1.0)
+        if not record_epoch_metrics:
+            for values in (history.loss_per_epoch, history.train_acc, history.val_loss,
+                           history.val_acc):
+                values.clear()
         if callback is not None and callback(0, history) is True:
             history.message = "stopped by callback before training"
             return history
 
         updater = _make_updater(name, rule_init, step, params, hyper)
+        X_train, y_train = ready[0] if shortcuts else (X, y)
         losses = history.loss_per_step
         lr_t = lr
         for epoch in range(1, num_epochs + 1):
@@ -507,14 +566,18 @@ def fit(model, X, y, *, rule="sgd", lr, num_epochs: int, batch_size: int | None 
             updater.norm_sums[:] = 0.0
             steps_before = history.steps
             start = time.perf_counter()
-            for X_batch, y_batch in _batches(X, y, batch_size, rng):
+            for X_batch, y_batch in _batches(X_train, y_train, batch_size, rng):
                 if schedule is not None:
                     lr_t = schedule(history.steps)
                     if not 0 < lr_t < math.inf:
                         raise ValueError(f"schedule({history.steps}) must return a finite lr > 0, "
                                          f"got lr={lr_t!r}")
                 try:
-                    loss, grads = model.loss_and_grads(X_batch, y_batch, rng=rng, train=True)
+                    if shortcuts:
+                        loss, grads = model._loss_and_grads_unchecked(
+                            X_batch, y_batch, rng, True, workspace, updater.grads_out)
+                    else:
+                        loss, grads = model.loss_and_grads(X_batch, y_batch, rng=rng, train=True)
                 except ValueError as exc:
                     # gdlib's layers refuse non-finite arrays; after a successful step that
                     # means the parameters have blown up (e.g. logits overflowed to inf).
@@ -537,22 +600,39 @@ def fit(model, X, y, *, rule="sgd", lr, num_epochs: int, batch_size: int | None 
                 count = history.steps - steps_before
                 for key, norm_sum in zip(keys, updater.norm_sums.tolist()):
                     history.grad_norms[key].append(norm_sum / count)
-            try:
-                record_epoch()
-            except ValueError as exc:
-                if not _non_finite_error(exc):
-                    raise
-                _drop_partial_epoch(history)
-                return stop(epoch, math.nan, lr_t, f": the epoch's loss could not be computed ({exc})")
-            if not math.isfinite(history.loss_per_epoch[-1]):
-                loss = history.loss_per_epoch[-1]
-                _drop_partial_epoch(history)
-                return stop(epoch, loss, lr_t, ": the training-set loss is not finite")
+            if record_epoch_metrics:
+                try:
+                    record_epoch()
+                except ValueError as exc:
+                    if not _non_finite_error(exc):
+                        raise
+                    _drop_partial_epoch(history)
+                    return stop(epoch, math.nan, lr_t,
+                                f": the epoch's loss could not be computed ({exc})")
+                if not math.isfinite(history.loss_per_epoch[-1]):
+                    loss = history.loss_per_epoch[-1]
+                    _drop_partial_epoch(history)
+                    return stop(epoch, loss, lr_t, ": the training-set loss is not finite")
             if callback is not None and callback(epoch, history) is True:
                 history.message = f"stopped by callback after epoch {epoch} ({history.steps} steps)"
                 return history
     history.message = f"completed {num_epochs} epoch(s), {history.steps} steps"
     return history
+
+
+def _has_shortcuts(model) -> bool:
+    """Whether ``model`` offers fit's private shortcuts (gdlib's :class:`~gdlib.model.MLP`
+    does) and its public methods are its own, so that the shortcuts compute what they would.
+
+    ``_prepare_data(X, y)`` checks and converts a data set once, raising what
+    ``loss_and_grads`` would; ``_loss_and_grads_unchecked(X, y, rng, train, workspace,
+    grads_out)`` and ``_evaluate_unchecked(X, y_ready, y, workspace)`` then skip the per-call
+    checks.
+    """
+    own = getattr(model, "_own_public_methods", None)
+    return (callable(own) and own() is True and all(
+        callable(getattr(model, name, None))
+        for name in ("_prepare_data", "_loss_and_grads_unchecked", "_evaluate_unchecked")))
 
 
 def _non_finite_error(exc: Exception) -> bool:

@@ -405,3 +405,107 @@ def test_full_batch_gradient_descent_fits_a_line():
             model.params[key] -= 0.3 * grads[key]
     assert relative_error(model.params["W1"], np.array([[3.0]])) < 1e-6
     assert model.score(X, y) > 0.999
+
+
+# -- MLP.evaluate and the shortcuts gdlib.train.fit takes ----------------------------------------
+
+SHORTCUT_CASES = [  # (activation, loss, depth, options)
+    ("relu", "softmax", 2, {}),
+    ("relu", "softmax", 3, dict(dropout=0.3, l2=0.01, l1=0.001)),
+    ("tanh", "softmax", 1, dict(l2=0.1)),
+    ("leaky_relu", "mse", 3, {}),
+    ("sigmoid", "binary", 2, dict(dropout=0.2)),
+    ("identity", "mse", 2, dict(l1=0.01)),
+]
+
+
+@pytest.mark.parametrize("activation, loss, depth, options", SHORTCUT_CASES)
+def test_evaluate_is_loss_without_dropout_and_score(activation, loss, depth, options):
+    sizes, X, y = problem(loss, depth, n=9)
+    model = with_random_biases(MLP(sizes, activation, rng=0, loss=loss, **options))
+    expected = (model.loss_and_grads(X, y, train=False)[0], model.score(X, y))
+    model.forward(X[:2])
+    assert model.evaluate(X, y) == expected  # bit for bit: the same arithmetic
+    # like forward(), evaluate leaves its hidden pre-activations behind
+    assert [Z.shape for Z in model.last_preactivations] == [(9, width) for width in sizes[1:-1]]
+
+
+def test_evaluate_raises_what_loss_and_grads_and_score_raise():
+    model = MLP((4, 5, 3), rng=0)
+    with pytest.raises(ValueError, match=r"X must have 4 columns \(sizes\[0\]=4\), got X of shape \(2, 3\)"):
+        model.evaluate(np.zeros((2, 3)), np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"y must hold class labels in 0\.\.2 .* got y containing 3"):
+        model.evaluate(np.zeros((2, 4)), np.array([0, 3]))
+    binary = MLP((4, 1), rng=0, loss="binary")
+    with pytest.raises(ValueError, match=r"y must have shape \(2,\), got y of shape \(2, 1\)"):
+        binary.score(np.zeros((2, 4)), np.zeros((2, 1)))
+    with pytest.raises(ValueError, match=r"y must have shape \(2,\), got y of shape \(2, 1\)"):
+        binary.evaluate(np.zeros((2, 4)), np.zeros((2, 1)))
+
+
+def test_evaluate_uses_a_subclass_own_score():
+    class Balanced(MLP):
+        def score(self, X, y):
+            return 0.25
+
+    sizes, X, y = problem("softmax", 2)
+    model = Balanced(sizes, rng=0)
+    assert model.evaluate(X, y) == (model.loss_and_grads(X, y, train=False)[0], 0.25)
+    assert not model._own_public_methods() and MLP(sizes, rng=0)._own_public_methods()
+
+
+@pytest.mark.parametrize("activation, loss, depth, options", SHORTCUT_CASES)
+def test_unchecked_loss_and_grads_match_the_public_method_bit_for_bit(activation, loss, depth, options):
+    """The private path fit takes: data checked once, arrays reused from call to call."""
+    sizes, X, y = problem(loss, depth, n=23)
+    model = with_random_biases(MLP(sizes, activation, rng=0, loss=loss, **options))
+    X_ready, y_ready = model._prepare_data(X, y)
+    workspace = {}
+    grads_out = {key: np.full(value.shape, np.nan) for key, value in model.params.items()}
+    for call, (start, stop) in enumerate([(0, 10), (10, 20), (20, 23), (0, 10), (0, 23)]):
+        Xb, yb = X[start:stop], y[start:stop]
+        out = grads_out if call % 2 else None
+        loss_a, grads_a = model.loss_and_grads(Xb, yb, rng=call, train=True)
+        Z_a = [z.copy() for z in model.last_preactivations]
+        loss_b, grads_b = model._loss_and_grads_unchecked(
+            X_ready[start:stop], y_ready[start:stop], np.random.default_rng(call), True, workspace, out)
+        assert loss_a == loss_b
+        assert out is None or grads_b is out
+        for key in model.params:
+            np.testing.assert_array_equal(grads_a[key], grads_b[key], err_msg=key)
+        for z_a, z_b in zip(Z_a, model.last_preactivations, strict=True):
+            np.testing.assert_array_equal(z_a, z_b)
+        for key in model.params:  # a step between calls, so that each call sees new weights
+            model.params[key] -= 0.1 * grads_a[key]
+        assert model._evaluate_unchecked(X_ready, y_ready, y, workspace) == model.evaluate(X, y)
+
+
+def test_prepare_data_raises_what_loss_and_grads_raises():
+    model = MLP((4, 5, 3), rng=0)
+    with pytest.raises(ValueError, match=r"X must have 4 columns"):
+        model._prepare_data(np.zeros((2, 3)), np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"y must hold class labels in 0\.\.2"):
+        model._prepare_data(np.zeros((2, 4)), np.array([0, 3]))
+    X, y = model._prepare_data(np.ones((2, 4), dtype=np.float32), np.array([1.0, 2.0]))
+    assert X.dtype == np.float64 and y.dtype == np.intp
+
+
+@PROPERTY
+@given(st.integers(1, 12), st.integers(2, 6), st.integers(0, 2**31 - 1),
+       st.sampled_from([1e-3, 1.0, 50.0, 800.0]), st.booleans())
+def test_inplace_softmax_cross_entropy_is_the_same_numbers(n, k, seed, scale, ties):
+    """The training loop's softmax overwrites its logits and reads the row maxima at the
+    argmax; loss and gradient must be those of the reference, zeros' signs included."""
+    from gdlib.losses import _softmax_cross_entropy, _softmax_cross_entropy_inplace
+
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, k)) * scale
+    if ties:  # repeated maxima and signed zeros
+        z[rng.random(z.shape) < 0.5] = rng.choice([0.0, -0.0, 1.0])
+    y = rng.integers(0, k, n)
+    loss, grad = _softmax_cross_entropy(z, y)
+    z_copy = z.copy()
+    loss_inplace, grad_inplace = _softmax_cross_entropy_inplace(z_copy, y)
+    assert grad_inplace is z_copy and loss_inplace == loss
+    np.testing.assert_array_equal(grad_inplace, grad)
+    np.testing.assert_array_equal(np.signbit(grad_inplace), np.signbit(grad))

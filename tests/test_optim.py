@@ -208,6 +208,35 @@ def test_inputs_never_mutated_and_shape_dtype_kept(data, name):
         x, state = x_new, state_new
 
 
+@settings(max_examples=60, deadline=None)
+@given(point_and_grads(num_grads=4), st.sampled_from(NAMES))
+def test_unchecked_updates_are_the_public_steps_bit_for_bit(data, name):
+    """fit checks once, then runs optim._UNCHECKED[step]: the same arithmetic, no checks."""
+    x, grads = data
+    rule = RULES[name]
+    update = optim._UNCHECKED[rule.step]
+    hyper = HYPER[name]
+    state_a = state_b = rule.init(x)
+    x_a = x_b = x
+    for g in grads:
+        x_a, state_a = rule.step(x_a, g, state_a, **hyper)
+        x_b, state_b = update(x_b, g, state_b, **hyper)
+        np.testing.assert_array_equal(x_a, x_b)
+        assert x_b.dtype == x_a.dtype and type(state_b) is type(state_a)
+        for a, b in zip(state_a, state_b):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_every_rule_has_an_unchecked_update_and_the_public_step_still_checks():
+    assert set(optim._UNCHECKED) == {rule.step for rule in RULES.values()}
+    for name in NAMES:
+        state = RULES[name].init(np.zeros(2))
+        with pytest.raises(ValueError, match="lr=0"):
+            RULES[name].step(np.zeros(2), np.ones(2), state, lr=0)
+        with pytest.raises(ValueError, match="g contains 1 NaN"):
+            RULES[name].step(np.zeros(2), np.array([1.0, np.nan]), state, lr=0.1)
+
+
 @st.composite
 def nonzero_or_zero_grads(draw):
     shape = draw(st.sampled_from([(1,), (5,), (2, 3)]))

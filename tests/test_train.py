@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gdlib import optim
-from gdlib.train import DivergenceWarning, History, evaluate, fit, iterate_minibatches
+from gdlib.train import DivergenceWarning, History, _has_shortcuts, evaluate, fit, iterate_minibatches
 
 
 class LinearRegression:
@@ -520,3 +520,118 @@ def test_a_model_that_starts_non_finite_is_flagged_before_any_step():
         h = fit(model, X, y, lr=0.1, num_epochs=3, batch_size=10, rng=0)
     assert h.diverged and h.diverged_at == 0 and h.loss_per_epoch == [] and h.train_acc == []
     assert h.steps == 0 and math.isnan(h.final_loss)
+
+
+# ---------------------------------------------------------------- gdlib's MLP: checked once
+
+
+class PublicOnly:
+    """An MLP seen only through its public methods: fit takes its general path."""
+
+    def __init__(self, model):
+        self.model, self.params = model, model.params
+
+    def loss_and_grads(self, X, y, **kwargs):
+        return self.model.loss_and_grads(X, y, **kwargs)
+
+    def predict(self, X):
+        return self.model.predict(X)
+
+    def score(self, X, y):
+        return self.model.score(X, y)
+
+
+def mlp_problem(loss, n=70, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 5))
+    y = {"softmax": rng.integers(0, 3, n), "binary": rng.integers(0, 2, n).astype(float),
+         "mse": X[:, :2] @ rng.normal(size=(2, 2))}[loss]
+    return X, y, {"softmax": 3, "binary": 1, "mse": 2}[loss]
+
+
+@pytest.mark.parametrize("loss, model_options, fit_options", [
+    ("softmax", {}, dict(rule="sgd", batch_size=16)),
+    ("softmax", dict(dropout=0.3, l2=0.01), dict(rule="momentum", beta=0.7, batch_size=9)),
+    ("softmax", dict(l1=0.001), dict(rule="adam", batch_size=None, schedule=lambda t: 0.01 / (1 + t))),
+    ("mse", {}, dict(rule="rmsprop", batch_size=32)),
+    ("binary", dict(dropout=0.2), dict(rule=(optim.sgd_init, optim.sgd_step), batch_size=20)),
+])
+def test_mlp_fit_takes_a_shortcut_to_the_same_numbers(loss, model_options, fit_options):
+    """fit checks an MLP's data once and reuses its arrays; every number must be what the
+    public methods give, bit for bit."""
+    from gdlib.model import MLP
+
+    X, y, k = mlp_problem(loss)
+    runs = []
+    for wrap in (lambda m: m, PublicOnly):
+        model = MLP((5, 8, 6, k), "relu", rng=1, loss=loss, **model_options)
+        lr = None if "schedule" in fit_options else 0.05
+        h = fit(wrap(model), X, y, lr=lr, num_epochs=3, rng=2, X_val=X[:15], y_val=y[:15],
+                **fit_options)
+        runs.append((h.as_dict(), model))
+    (fast, fast_model), (public, public_model) = runs
+    assert _has_shortcuts(fast_model) and not _has_shortcuts(PublicOnly(fast_model))
+    for key in fast:
+        if key != "epoch_time":
+            assert fast[key] == public[key], key
+    for key in fast_model.params:
+        np.testing.assert_array_equal(fast_model.params[key], public_model.params[key])
+    # after fit the hidden layers are those of the last evaluation (the validation set)
+    for Z, Z_public in zip(fast_model.last_preactivations, public_model.last_preactivations, strict=True):
+        np.testing.assert_array_equal(Z, Z_public)
+        assert Z.shape[0] == 15
+
+
+def test_a_subclass_of_mlp_keeps_its_own_methods_in_fit():
+    from gdlib.model import MLP
+
+    class Counting(MLP):
+        calls = 0
+
+        def loss_and_grads(self, X, y, **kwargs):
+            Counting.calls += 1
+            return super().loss_and_grads(X, y, **kwargs)
+
+    X, y, k = mlp_problem("softmax")
+    fit(Counting((5, 4, k), rng=0), X, y, lr=0.1, num_epochs=2, batch_size=35, rng=0)
+    assert Counting.calls == 3 + 2 * 2  # evaluations (epochs 0, 1, 2), then 2 steps per epoch
+
+
+def test_mlp_data_errors_in_fit_are_the_models():
+    from gdlib.model import MLP
+
+    X, y, k = mlp_problem("softmax")
+    args = dict(lr=0.1, num_epochs=1, batch_size=10, rng=0)
+    with pytest.raises(ValueError, match=r"X must have 4 columns \(sizes\[0\]=4\), got X of shape \(70, 5\)"):
+        fit(MLP((4, 3), rng=0), X, y, **args)
+    with pytest.raises(ValueError, match=r"y must hold class labels in 0\.\.1 .* got y containing 2"):
+        fit(MLP((5, 2), rng=0), X, y, **args)
+    with pytest.raises(ValueError, match=r"y must hold class labels in 0\.\.2 .* got y containing 7"):
+        fit(MLP((5, 3), rng=0), X, y, X_val=X[:3], y_val=np.array([0, 7, 1]), **args)
+
+
+def test_fit_without_epoch_metrics_trains_the_same():
+    from gdlib.model import MLP
+
+    X, y, k = mlp_problem("softmax")
+    runs = []
+    for record in (True, False):
+        model = MLP((5, 8, k), rng=1, dropout=0.1)
+        h = fit(model, X, y, lr=0.05, num_epochs=3, batch_size=16, rng=2, X_val=X[:10],
+                y_val=y[:10], record_epoch_metrics=record)
+        runs.append((h, model))
+    (h, model), (quick, quick_model) = runs
+    assert quick.loss_per_step == h.loss_per_step and quick.grad_norms == h.grad_norms
+    for key in model.params:
+        np.testing.assert_array_equal(quick_model.params[key], model.params[key])
+    assert quick.loss_per_epoch == quick.train_acc == quick.val_loss == quick.val_acc == []
+    assert math.isnan(quick.final_loss) and quick.to_rows() == []
+    assert quick.num_epochs == 3 and quick.steps == h.steps and not quick.diverged
+    seen = []
+    fit(LinearRegression(3, 0), *regression_data(), lr=0.05, num_epochs=2, batch_size=10, rng=0,
+        record_epoch_metrics=False, callback=lambda e, hist: seen.append((e, hist.loss_per_epoch)))
+    assert seen == [(0, []), (1, []), (2, [])]
+    with pytest.raises(TypeError, match="record_epoch_metrics must be True or False, got "
+                                        "record_epoch_metrics='no'"):
+        fit(LinearRegression(3, 0), *regression_data(), lr=0.1, num_epochs=1, rng=0,
+            record_epoch_metrics="no")
