@@ -158,6 +158,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     BUILD_DIR.mkdir(exist_ok=True)
+    # The kernels inherit this environment. The sliders render as their static HTML/JS twins
+    # (no kernel, no widget manager from a CDN); one BLAS thread each, since the chapters run
+    # in parallel on every core and time their epochs.
+    os.environ["GDLIB_WIDGETS"] = "static"
+    os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = "1"
     code_hash = gdlib_code_hash()
     kind = invalidate_cache_if_gdlib_changed(code_hash, args.force)
     # From here on the cache only receives executions made with this gdlib, so the stamp holds
