@@ -71,7 +71,9 @@ student-repo: $(VENV_STAMP)
 test: $(VENV_STAMP) chromium
 	$(MAKE) --no-print-directory book
 	$(MAKE) --no-print-directory student-repo
-	$(PY) -m pytest $(PYTEST_ARGS) -p no:cacheprovider tests/
+	@# One BLAS thread per process: the two xdist workers already use both cores.
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest $(PYTEST_ARGS) -p no:cacheprovider \
+	  --durations=15 tests/
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .hypothesis

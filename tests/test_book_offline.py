@@ -94,7 +94,7 @@ def test_every_page_is_offline_and_typeset(browser, book_url, book_html, toc_pag
             problems += [f"{docname}: request to another host: {u}" for u in others]
             problems += [f"{docname}: console error: {e}" for e in errors]
             if page_has_maths(book_html, docname):
-                page.wait_for_selector("mjx-container", timeout=MATHJAX_TIMEOUT_MS)
+                page.wait_for_selector("mjx-container", state="attached", timeout=MATHJAX_TIMEOUT_MS)
                 typeset_pages += 1
             assert any(urlsplit(u).path.endswith(f"/{docname}.html") for u in requests)
             page.screenshot(path=str(tmp_path / f"{docname.replace('/', '__')}.png"), full_page=True)
@@ -108,7 +108,7 @@ def test_mathjax_comes_from_the_book(browser, book_url, book_html, toc_pages):
     docname = next(d for d in toc_pages if page_has_maths(book_html, d))
     page, requests, foreign, errors = open_page(browser, f"{book_url}/{docname}.html")
     try:
-        page.wait_for_selector("mjx-container", timeout=MATHJAX_TIMEOUT_MS)
+        page.wait_for_selector("mjx-container", state="attached", timeout=MATHJAX_TIMEOUT_MS)
         mathjax = [u for u in requests if "mathjax" in u.lower()]
         assert mathjax and all(u.startswith(book_url + "/_static/mathjax/") for u in mathjax), mathjax
     finally:
