@@ -25,7 +25,8 @@ import wrong_variants as wv
 from gdcheck.catalogue import MISTAKES, mistakes_for
 from gdlib.optim import AdamState, MomentumState
 
-ASSIGNMENTS = ("gradient-descent", "variants", "learning-rate", "optimizers")
+ASSIGNMENTS = ("gradient-descent", "variants", "learning-rate", "optimizers",
+               "local-minima", "saddle-points", "activations", "regularization")
 
 
 @functools.cache
