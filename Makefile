@@ -86,3 +86,16 @@ clean:
 .PHONY: exercises
 exercises: $(VENV_STAMP)
 	$(PY) tools/make_exercises.py
+
+# --- grading (instructors) ---------------------------------------------------------------------
+
+# Autograde every submitted/<student>/<id>/ in parallel sandboxes (grading/, never shipped to
+# students), write feedback/<student>/<id>/ and grades.csv, and print a per-student summary.
+# Options: GRADE_ARGS="--workers N --timeout SECONDS --memory MB --student NAME".
+.PHONY: grade
+grade:
+ifndef ASSIGNMENT
+	$(error usage: make grade ASSIGNMENT=<id> [GRADE_ARGS="--workers N --timeout S --memory MB"])
+endif
+	@$(MAKE) --no-print-directory venv
+	$(PY) -m grading grade $(ASSIGNMENT) $(GRADE_ARGS)

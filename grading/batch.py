@@ -1,0 +1,157 @@
+"""Grade every submission of one assignment: the whole pipeline, in the main process.
+
+1. nbgrader ``generate_assignment`` records the assignment in the gradebook (grading/gradebook.py);
+2. the runtime for sandboxes is prepared (grading/sandbox.py), with the release's allowed data
+   files only (grading/release.py);
+3. worker processes (grading/pool.py) grade the submissions ``submitted/<student>/<id>/`` in
+   parallel (grading/submission.py) and write ``autograded/<student>/<id>/``;
+4. this process, the only writer, commits each result to the gradebook as it arrives;
+5. workers write each student's feedback with nbgrader ``generate_feedback`` (grading/feedback.py);
+6. nbgrader's CSV export writes ``grades.csv`` at the course root, and the report is returned
+   (and written to ``autograded/grading-report-<id>.csv``).
+
+Every submission ends with a status (graded, timed out, crashed, malformed, flagged) and a reason,
+whatever it contains: the batch always finishes.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import feedback as fb
+from . import notebooks as nbs
+from .gradebook import GradebookWriter, export_grades, load_course, sync_assignment, venv_on_path
+from .pool import Pool, cpu_count
+from .release import check_release, split_files
+from .report import write_csv
+from .sandbox import cleanup_runtime, prepare_runtime
+from .submission import Options, Result
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+STARTUP_SECONDS = 120.0
+
+
+@dataclass
+class BatchReport:
+    assignment: str
+    results: list[Result] = field(default_factory=list)
+    feedback: dict[str, dict] = field(default_factory=dict)
+    isolation: str = ""
+    release_problems: list[str] = field(default_factory=list)
+    grades_csv: Path | None = None
+    report_csv: Path | None = None
+    seconds: float = 0.0
+    workers: int = 0
+
+    def by_student(self) -> dict[str, Result]:
+        return {r.student: r for r in self.results}
+
+
+def _failed(task: dict, notebooks: dict, assignment: str, why: str) -> Result:
+    result = Result(task["student"], assignment)
+    for name, cells in notebooks.items():
+        result.max_scores[name] = {c.grade_id: c.points for c in cells if c.points is not None and c.grade_id}
+        result.scores[name] = {gid: 0.0 for gid in result.max_scores[name]}
+    if why.startswith("timed out"):
+        result.timed_out = True
+    else:
+        result.crashed = True
+    result.problems.append(why if len(why) < 300 else "the grader failed: " + why.strip().splitlines()[-1])
+    return result.finish()
+
+
+def submission_folders(course, assignment: str, students=None) -> dict[str, Path]:
+    """student -> ``submitted/<student>/<assignment>`` (nbgrader's layout)."""
+    coursedir = course.coursedir()
+    pattern = Path(coursedir.format_path(coursedir.submitted_directory, "*", assignment))
+    base = pattern.parent.parent
+    folders = {}
+    for student_dir in sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else []:
+        folder = Path(coursedir.format_path(coursedir.submitted_directory, student_dir.name, assignment))
+        if folder.is_dir() and (students is None or student_dir.name in students):
+            folders[student_dir.name] = folder
+    return folders
+
+
+def grade_assignment(assignment: str, course_root: Path = REPO_ROOT, *, workers: int | None = None,
+                     timeout: float | None = None, memory_mb: int = 2048, students=None,
+                     feedback: bool = True, export: bool = True, progress=None) -> BatchReport:
+    """Autograde, write feedback and export grades for every submission of ``assignment``.
+
+    ``progress(event)`` is called after each grade is committed (``event["kind"] == "graded"``)
+    and each feedback is written (``"feedback"``), with ``event["done"]`` and ``event["total"]``.
+    """
+    started = time.monotonic()
+    venv_on_path()
+    course = load_course(course_root)
+    options = Options(timeout=float(timeout or course.timeout or 60.0), memory_mb=int(memory_mb))
+    report = BatchReport(assignment)
+    sources, release_files, release_temp = sync_assignment(course, assignment)
+    allowed, refused = split_files(release_files)
+    report.release_problems = [f"{p.name} stays out of the sandboxes (not an allowed data file)" for p in refused]
+    report.release_problems += check_release(release_temp / "release" / assignment) \
+        if (release_temp / "release" / assignment).is_dir() else []
+    notebooks = {name: nbs.source_cells(src, rel) for name, (src, rel) in sources.items()}
+    folders = submission_folders(course, assignment, students)
+    iso = prepare_runtime(course.root, allowed)
+    report.isolation = iso.description
+    context = {"assignment": assignment, "options": options, "notebooks": notebooks,
+               "metadata": {name: src.get("metadata", {}) for name, (src, _) in sources.items()},
+               "isolation": iso, "course_root": str(course.root), "secrets": fb.secret_lines(sources)}
+    cells = sum(len(c) for c in notebooks.values())
+    budget = STARTUP_SECONDS + 2 * cells * (options.timeout + 5)
+    n = max(1, min(workers or cpu_count(), len(folders) or 1, 255))
+    report.workers = n
+    pool = writer = None
+    try:
+        pool = Pool(n, context)
+        writer = GradebookWriter(course, assignment)
+        for student, folder in folders.items():
+            pool.submit({"kind": "grade", "student": student, "folder": str(folder),
+                         "autograded": str(course.folder("autograded_directory", student, assignment))},
+                        budget)
+        graded = 0
+        while pool.pending:
+            task, ok, payload = pool.next_done()
+            student = task["student"]
+            if task["kind"] == "grade":
+                result = payload if ok else _failed(task, notebooks, assignment, str(payload))
+                writer.write(result, course.coursedir().get_existing_timestamp(str(folders[student])))
+                report.results.append(result)
+                graded += 1
+                if feedback:
+                    if result.autograded:
+                        pool.submit({"kind": "feedback", "student": student}, STARTUP_SECONDS + 60 * len(notebooks))
+                    else:
+                        files = fb.write_unreadable(course, assignment, student, list(notebooks),
+                                                    result.malformed or result.reason)
+                        report.feedback[student] = {"files": files, "problem": ""}
+                if progress:
+                    progress({"kind": "graded", "student": student, "result": result,
+                              "done": graded, "total": len(folders), "runtime": iso.runtime})
+            else:
+                report.feedback[student] = payload if ok else {"files": [], "problem": str(payload)[-300:]}
+                if progress:
+                    progress({"kind": "feedback", "student": student, "done": len(report.feedback),
+                              "total": len(folders)})
+        pool.close()
+        if export:
+            report.grades_csv = course.root / "grades.csv"
+            export_grades(course, report.grades_csv)
+        report.report_csv = course.root / course.coursedir().autograded_directory / \
+            f"grading-report-{assignment}.csv"
+        write_csv(report.results, report.report_csv)
+    except BaseException:
+        if pool is not None:
+            pool.terminate()
+        raise
+    finally:
+        if writer is not None:
+            writer.close()
+        cleanup_runtime(iso)
+        shutil.rmtree(release_temp, ignore_errors=True)
+    report.seconds = time.monotonic() - started
+    return report

@@ -1,0 +1,116 @@
+"""Feedback for students: nbgrader's ``generate_feedback``, with hidden tests removed for sure.
+
+The feedback is nbgrader's HTML of the autograded notebook (scores from the gradebook), made
+with a fixed list of preprocessors whatever nbgrader_config.py says: nbgrader's ``GetGrades``,
+``ClearHiddenTests`` (plain nbgrader keeps hidden tests in the feedback), tracebacks of test
+cells cut to their last line (the message), and nbconvert's CSS. Each student's feedback is made
+from that student's autograded notebook only. Then every HTML file is read back as text: if it
+holds a solution or hidden-test delimiter, a marker, or any line of a hidden test, it is
+deleted and the report says so, rather than sent.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+from nbconvert.preprocessors import Preprocessor
+
+from .release import LEAK
+
+TAG = re.compile(r"<[^>]+>")
+HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", re.S)
+
+
+class OneLineTestErrors(Preprocessor):
+    """A failing test cell shows only its error message, never a traceback quoting test code."""
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade") and cell.cell_type == "code":
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error":
+                    output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
+        return cell, resources
+
+
+def _flat(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def secret_lines(notebooks: dict[str, tuple[dict, dict]]) -> list[str]:
+    """Lines of the hidden tests that students never see (whitespace flattened)."""
+    public = set()
+    for _, release in notebooks.values():
+        for cell in release.get("cells", []):
+            source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            public.update(_flat(line) for line in source.splitlines())
+    secrets = set()
+    for source_nb, _ in notebooks.values():
+        for cell in source_nb.get("cells", []):
+            source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            for region in HIDDEN.findall(source):
+                secrets.update(_flat(line) for line in region.splitlines()
+                               if len(_flat(line)) >= 6 and _flat(line) not in public)
+    return sorted(secrets)
+
+
+def leaks(page: str, secrets: list[str]) -> list[str]:
+    """What an HTML page shows that it must not: delimiters, markers, hidden-test lines."""
+    text = _flat(html.unescape(TAG.sub("", page)))
+    found = sorted(set(LEAK.findall(text)))
+    found += [f"a hidden-test line ({line[:40]}...)" for line in secrets if line in text]
+    return found
+
+
+def generate(course, assignment: str, student: str, secrets: list[str]) -> dict:
+    """Run nbgrader's GenerateFeedback for one student; {"files": [...], "problem": str}."""
+    import contextlib
+    import io
+    import logging
+
+    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+    from nbgrader.converters import GenerateFeedback
+    from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+    from traitlets.config import Config
+
+    config = Config(course.config)
+    config.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, OneLineTestErrors,
+                                             CSSHTMLHeaderPreprocessor]
+    config.HTMLExporter.template_name = "feedback"
+    coursedir = course.coursedir(assignment_id=assignment, student_id=student)
+    app = GenerateFeedback(coursedir=coursedir, config=config)
+    app.force = True
+    app.log.setLevel(logging.CRITICAL)
+    log = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            app.start()
+    except Exception as exc:  # nbgrader raises NbGraderException with its log
+        return {"files": [], "problem": f"generate_feedback failed: {exc}"}
+    folder = course.folder("feedback_directory", student, assignment)
+    files, problems = [], []
+    for page in sorted(folder.glob("*.html")):
+        found = leaks(page.read_text(encoding="utf-8", errors="replace"), secrets)
+        if found:
+            page.unlink()
+            problems.append(f"{page.name} withheld: it showed {', '.join(found[:3])}")
+        else:
+            files.append(str(page))
+    return {"files": files, "problem": "; ".join(problems)}
+
+
+def write_unreadable(course, assignment: str, student: str, notebooks: list[str], reason: str) -> list[str]:
+    """A short feedback page for a submission that could not be graded."""
+    folder = course.folder("feedback_directory", student, assignment)
+    folder.mkdir(parents=True, exist_ok=True)
+    body = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(assignment)}</title>"
+            f"</head><body><h1>{html.escape(assignment)}: not graded</h1><p>Your submission could not "
+            f"be graded: {html.escape(reason)}.</p><p>Score: 0. Please check the file and ask your "
+            "instructor.</p></body></html>\n")
+    paths = []
+    for name in notebooks:
+        path = Path(folder) / f"{name}.html"
+        path.write_text(body, encoding="utf-8")
+        paths.append(str(path))
+    return paths

@@ -1,0 +1,328 @@
+"""The grader's end of a sandbox: proxies that stand for the student's functions in test cells.
+
+A test cell runs in the grader's own process, in a namespace where each name the student
+defined is either a plain value (copied out of the sandbox) or a :class:`StudentFunction`. Calling
+one sends the arguments to the sandbox as plain data, runs the student's function there, and
+brings back the result as plain data (grading/protocol.py), so
+
+- the checks (gdcheck, numpy, builtins) are the grader's own and no student code can patch them;
+- what a check compares is an honest copy of what the student's function returned: there is no
+  student object left in the grader whose ``__eq__`` or ``__array__`` could lie;
+- arguments the student's function changed in place are changed here too, so "do not modify the
+  input" checks still see it; a function the grader passes (a test's gradient) is called back here;
+- an exception the student's function raised is re-raised here with the same type and message,
+  pointing at the student's line (``in gradient_descent, line 5: ...``), so a check's message
+  reads as it would in the student's kernel;
+- when a gdcheck check watches for calls into the gdlib reference it compares against
+  (``gdcheck._delegation.Watcher``), the sandbox watches the student's call for the same modules
+  and the hits are reported to the check, exactly as if the call had run under its watcher.
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+import linecache
+import sys
+
+import numpy as np
+
+from . import protocol
+from .sandbox import Sandbox, SandboxDied
+
+
+def _forbidden_watcher():
+    """gdcheck's active delegation watcher, if a check is running the student's code now."""
+    module = sys.modules.get("gdcheck._delegation")
+    watcher_class = getattr(module, "Watcher", None)
+    active = getattr(watcher_class, "active", None)
+    if not active:
+        return None
+    watcher = active[-1]
+    if getattr(watcher, "paused", 0) or not getattr(watcher, "files", None):
+        return None
+    return watcher
+
+
+def _grader_namedtuple(module: str, name: str, fields: tuple):
+    """The grader's own class for a named tuple of gdlib (``AdamState``), if the fields agree."""
+    if not (module == "gdlib" or module.startswith("gdlib.")):
+        return None
+    cls = getattr(sys.modules.get(module), name, None)
+    if cls is None:
+        try:
+            import importlib
+            cls = getattr(importlib.import_module(module), name, None)
+        except ImportError:
+            return None
+    if isinstance(cls, type) and issubclass(cls, tuple) and getattr(cls, "_fields", None) == fields:
+        return cls
+    return None
+
+
+_CLASSES: dict[tuple[str, bool], type] = {}
+
+
+def _safe_name(name: str) -> str:
+    name = name.rsplit(".", 1)[-1]
+    return name if name.isidentifier() and not keyword.iskeyword(name) else "StudentObject"
+
+
+class StudentObject:
+    """Something the student's code made that is not plain data: it can only be asked for
+    attributes (each answered by the sandbox, as plain data or another reference)."""
+
+    def __init__(self, bridge: Bridge, ref: int, meta: dict):
+        self._bridge, self._ref, self._generation = bridge, ref, bridge.generation
+        self._meta = meta
+
+    def __getattr__(self, name):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return self._bridge.getattr(self, name)
+
+    def __repr__(self):
+        return f"<student {self._meta.get('type', 'object')} object>"
+
+
+class StudentFunction(StudentObject):
+    """A function (or any callable) the student defined, run in the sandbox when called."""
+
+    def __init__(self, bridge: Bridge, ref: int, meta: dict):
+        super().__init__(bridge, ref, meta)
+        self.__name__ = meta.get("name") or "function"
+        self.__qualname__ = meta.get("qualname") or self.__name__
+        self.__module__ = meta.get("module") or "__main__"
+        self.__doc__ = None
+        self.__signature__ = meta.get("signature")
+
+    def __call__(self, *args, **kwargs):
+        return self._bridge.call(self, args, kwargs)
+
+    def __repr__(self):
+        return f"<function {self.__qualname__}>"
+
+
+def _proxy_class(type_name: str, is_callable: bool) -> type:
+    key = (_safe_name(type_name), is_callable)
+    if key not in _CLASSES:
+        base = StudentFunction if is_callable else StudentObject
+        _CLASSES[key] = type(key[0], (base,), {"__module__": "student"})
+    return _CLASSES[key]
+
+
+# -- exceptions ---------------------------------------------------------------------------------
+
+_RAISE_COUNT = [0]
+_STUDENT_FILES: list[str] = []
+
+
+def student_exception(info: dict) -> BaseException:
+    """An exception like the student's: a builtin type when it was one, else a look-alike."""
+    name = str(info.get("type") or "Error")
+    message = str(info.get("message") or "")
+    cls = getattr(builtins, name, None)
+    if isinstance(cls, type) and issubclass(cls, Exception) and info.get("base") == "Exception":
+        try:
+            return cls(message)
+        except Exception:
+            pass
+    base = Exception if info.get("base") == "Exception" else RuntimeError
+    lookalike = type(_safe_name(name), (base,), {"__module__": str(info.get("module") or "student")})
+    return lookalike(message)
+
+
+def raise_student_error(info: dict):
+    """Raise the student's exception with one traceback frame at the student's line."""
+    exc = student_exception(info)
+    frame = info.get("frame") if isinstance(info.get("frame"), dict) else None
+    if not frame or not isinstance(frame.get("lineno"), int) or frame["lineno"] < 1:
+        raise exc
+    name = str(frame.get("name") or "<module>")
+    lineno = min(frame["lineno"], 100_000)
+    _RAISE_COUNT[0] += 1
+    filename = f"<student code {_RAISE_COUNT[0]}>"
+    lines = ["\n"] * (lineno - 1) + [str(frame.get("line") or "") + "\n"]
+    linecache.cache[filename] = (len("".join(lines)), None, lines, filename)
+    _STUDENT_FILES.append(filename)
+    source = "\n" * (lineno - 1) + "def _raise(exc): raise exc\n"
+    code = compile(source, filename, "exec")
+    function_code = next(c for c in code.co_consts if hasattr(c, "co_name") and c.co_name == "_raise")
+    function_code = function_code.replace(co_name=name[:100], co_qualname=name[:100])
+    raiser = type(lambda: None)(function_code, {})
+    raiser(exc)
+
+
+def forget_student_files() -> None:
+    while _STUDENT_FILES:
+        linecache.cache.pop(_STUDENT_FILES.pop(), None)
+
+
+# -- in-place changes ---------------------------------------------------------------------------
+
+def write_back(target, new) -> object:
+    """Make ``target`` hold ``new`` in place where possible; return what should replace it."""
+    if isinstance(target, np.ndarray) and isinstance(new, np.ndarray):
+        if target.shape == new.shape and target.flags.writeable:
+            try:
+                np.copyto(target, new, casting="unsafe")
+                return target
+            except (TypeError, ValueError):
+                return new
+        return new
+    if isinstance(target, np.random.Generator) and isinstance(new, np.random.Generator):
+        if type(target.bit_generator) is type(new.bit_generator):
+            target.bit_generator.state = new.bit_generator.state
+        return target
+    if isinstance(target, dict) and isinstance(new, dict):
+        for key in [k for k in target if k not in new]:
+            del target[key]
+        for key, value in new.items():
+            target[key] = write_back(target[key], value) if key in target else value
+        return target
+    if isinstance(target, list) and isinstance(new, list):
+        if len(target) == len(new):
+            for i, value in enumerate(new):
+                target[i] = write_back(target[i], value)
+        else:
+            target[:] = new
+        return target
+    if isinstance(target, tuple) and isinstance(new, tuple) and len(target) == len(new):
+        for old, value in zip(target, new):
+            write_back(old, value)
+        return target
+    if isinstance(target, set) and isinstance(new, set):
+        target.clear()
+        target.update(new)
+        return target
+    return new
+
+
+# -- the bridge ---------------------------------------------------------------------------------
+
+class Bridge:
+    """Requests to one sandbox, with callbacks served, flags and delegation hits collected.
+
+    ``deadline`` (time.monotonic()) bounds every wait of the current cell; the sandbox is
+    killed when it passes (:class:`grading.sandbox.SandboxTimeout`).
+    """
+
+    def __init__(self, sandbox: Sandbox):
+        self.sandbox = sandbox
+        self.refs = protocol.RefTable()
+        self.codec = protocol.Codec(self.refs, self._remote, self._own, trusted=False,
+                                    resolve_namedtuple=_grader_namedtuple, max_bytes=sandbox.max_bytes)
+        self.deadline = float("inf")
+        self.generation = 0
+        self.flags: list[str] = []
+        self.hits: list[str] = []
+        self.memory_errors = 0
+
+    def restarted(self) -> None:
+        self.generation += 1
+        self.refs = self.codec.refs = protocol.RefTable()
+
+    def _remote(self, meta: dict, ref: int):
+        return _proxy_class(str(meta.get("type", "object")), bool(meta.get("callable")))(self, ref, meta)
+
+    def _own(self, obj):
+        if isinstance(obj, StudentObject) and obj._bridge is self and obj._generation == self.generation:
+            return obj._ref
+        return None
+
+    def _note_flags(self, header: dict) -> None:
+        for flag in header.get("flags") or []:
+            if isinstance(flag, str) and flag not in self.flags and len(self.flags) < 50:
+                self.flags.append(flag[:300])
+
+    def request(self, header: dict, blobs=()) -> tuple[dict, list[bytes]]:
+        self.sandbox.send(header, blobs)
+        while True:
+            reply, rblobs = self.sandbox.receive(self.deadline)
+            self._note_flags(reply)
+            op = reply.get("op")
+            if op in ("result", "error"):
+                return reply, rblobs
+            if op == "callback":
+                self.sandbox.send(*self._serve_callback(reply, rblobs))
+            else:
+                self.sandbox.stop()
+                raise SandboxDied(f"the sandbox broke the protocol (sent {str(op)[:40]!r})")
+
+    def _serve_callback(self, header: dict, blobs) -> tuple[dict, list[bytes]]:
+        try:
+            function = self.refs.get(header.get("ref"))
+            args, kwargs = self.codec.decode(header.get("args"), blobs)
+            if not (isinstance(args, list) and isinstance(kwargs, dict)
+                    and all(isinstance(k, str) for k in kwargs)):
+                raise protocol.ProtocolError("bad callback arguments")
+        except protocol.ProtocolError as exc:
+            self.sandbox.stop()
+            raise SandboxDied(f"the sandbox broke the protocol: {exc}") from None
+        try:
+            value = function(*args, **kwargs)
+            tree, rblobs = self.codec.encode(value)
+        except Exception as exc:
+            return {"op": "error", "exc": protocol.encode_exception(exc)}, []
+        return {"op": "result", "value": tree}, rblobs
+
+    def _decode(self, tree, blobs):
+        try:
+            return self.codec.decode(tree, blobs)
+        except protocol.ProtocolError as exc:
+            self.sandbox.stop()
+            raise SandboxDied(f"the sandbox broke the protocol: {exc}") from None
+
+    def _check_generation(self, proxy: StudentObject) -> None:
+        if proxy._generation != self.generation or not self.sandbox.alive:
+            raise SandboxDied("the sandbox was restarted, so this object of the student's is gone")
+
+    # operations -------------------------------------------------------------------------------
+
+    def exec(self, source: str, *, instructor: bool = False) -> dict:
+        reply, _ = self.request({"op": "exec", "source": source, "instructor": instructor})
+        return reply
+
+    def resolve(self, names: list[str]) -> dict:
+        reply, blobs = self.request({"op": "resolve", "names": sorted(names)})
+        if reply.get("op") == "error":
+            raise_student_error(reply.get("exc") or {})
+        values = self._decode(reply.get("value"), blobs)
+        if not isinstance(values, dict):
+            raise SandboxDied("the sandbox broke the protocol (resolve)")
+        return {k: v for k, v in values.items() if isinstance(k, str) and k in names}
+
+    def getattr(self, proxy: StudentObject, name: str):
+        self._check_generation(proxy)
+        reply, blobs = self.request({"op": "getattr", "ref": proxy._ref, "name": name})
+        if reply.get("op") == "error":
+            raise_student_error(reply.get("exc") or {})
+        return self._decode(reply.get("value"), blobs)
+
+    def call(self, proxy: StudentFunction, args: tuple, kwargs: dict):
+        self._check_generation(proxy)
+        watcher = _forbidden_watcher()
+        forbidden = sorted(set(watcher.files.values())) if watcher is not None else []
+        tree, blobs = self.codec.encode([list(args), kwargs])
+        reply, rblobs = self.request({"op": "call", "ref": proxy._ref, "args": tree,
+                                      "forbidden": forbidden}, blobs)
+        for hit in reply.get("hits") or []:
+            hit = str(hit)[:200]
+            if watcher is not None and hit not in watcher.hits:
+                watcher.hits.append(hit)
+            if hit not in self.hits:
+                self.hits.append(hit)
+        for entry in reply.get("changed") or []:
+            if not (isinstance(entry, list) and len(entry) == 3):
+                continue
+            kind, key, subtree = entry
+            new = self._decode(subtree, rblobs)
+            if kind == "arg" and type(key) is int and 0 <= key < len(args):
+                write_back(args[key], new)
+            elif kind == "kwarg" and isinstance(key, str) and key in kwargs:
+                write_back(kwargs[key], new)
+        if reply.get("op") == "error":
+            if (reply.get("exc") or {}).get("type") == "MemoryError":
+                self.memory_errors += 1
+            raise_student_error(reply.get("exc") or {})
+        return self._decode(reply.get("value"), rblobs)

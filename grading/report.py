@@ -1,0 +1,79 @@
+"""The per-student report: a progress bar while grading, a summary table, and a CSV copy."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import sys
+import time
+from pathlib import Path
+
+
+class Progress:
+    """``[#####.....] 12/40 graded  3 flagged  0:25`` on stderr, redrawn in place on a terminal."""
+
+    def __init__(self, total: int, stream=None):
+        self.total, self.stream = max(total, 1), stream or sys.stderr
+        self.started = time.monotonic()
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.last_line = -1
+
+    def show(self, done: int, counts: dict[str, int], what: str = "graded") -> None:
+        width = 30
+        filled = int(width * done / self.total)
+        elapsed = int(time.monotonic() - self.started)
+        extra = "  ".join(f"{n} {status}" for status, n in sorted(counts.items()) if status != "graded" and n)
+        line = (f"[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} {what}"
+                f"{'  ' + extra if extra else ''}  {elapsed // 60}:{elapsed % 60:02d}")
+        if self.tty:
+            self.stream.write("\r" + line[:shutil.get_terminal_size().columns - 1].ljust(20))
+            self.stream.flush()
+        elif done * 10 // self.total != self.last_line or done == self.total:
+            self.last_line = done * 10 // self.total
+            self.stream.write(line + "\n")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def table(results, feedback: dict | None = None, width: int = 110) -> str:
+    """One row per student: status, score, and the reason (wrapped to ``width``)."""
+    import textwrap
+    rows = [("student", "status", "score", "reason")]
+    for r in sorted(results, key=lambda r: r.student):
+        reason = r.reason
+        problem = (feedback or {}).get(r.student, {}).get("problem")
+        if problem:
+            reason += f"; FEEDBACK: {problem}"
+        rows.append((r.student, r.status, f"{_fmt(r.score)}/{_fmt(r.max_score)}", reason))
+    w = [max(len(row[i]) for row in rows) for i in range(3)]
+    room = max(30, width - sum(w) - 6)
+    lines = []
+    for k, row in enumerate(rows):
+        wrapped = textwrap.wrap(row[3], room) or [""]
+        lines.append(f"{row[0]:<{w[0]}}  {row[1]:<{w[1]}}  {row[2]:>{w[2]}}  {wrapped[0]}")
+        lines += [" " * (sum(w) + 6) + more for more in wrapped[1:]]
+        if k == 0:
+            lines.append("-" * min(width, sum(w) + 6 + room))
+    counts = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    lines.append("")
+    lines.append(", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no submissions")
+    return "\n".join(lines)
+
+
+def write_csv(results, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["student", "status", "score", "max_score", "reason", "seconds"])
+        for r in sorted(results, key=lambda r: r.student):
+            writer.writerow([r.student, r.status, _fmt(r.score), _fmt(r.max_score), r.reason, f"{r.seconds:.1f}"])

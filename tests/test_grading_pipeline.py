@@ -1,0 +1,272 @@
+"""Instructor grading: the pieces around the batch.
+
+- the codec that carries student results to the grader (grading/protocol.py): plain data only,
+  read through the base types, so a lying object arrives as what it really holds;
+- feedback: no hidden test, marker or solution, the failure messages, no other student's data;
+- release: only the notebooks and allowed data files reach students and sandboxes;
+- the gradebook: re-running gives the same scores and keeps manual grades; an interruption keeps
+  every grade already committed; ``python -m grading grade`` prints a progress bar and the
+  summary table and writes grades.csv; ``make grade`` runs it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import multiprocessing
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from test_grading_batch import (ASSIGNMENT, REPO_ROOT, TOKEN, Plan, batch, make_course,  # noqa: F401
+                                write_submissions)
+
+from grading import protocol
+
+pytestmark = pytest.mark.grading
+
+
+# -- the codec ----------------------------------------------------------------------------------
+
+def _codec(trusted=False):
+    from grading.proxies import _grader_namedtuple
+    return protocol.Codec(protocol.RefTable(), lambda meta, ref: ("remote", meta.get("type"), ref),
+                          trusted=trusted, resolve_namedtuple=_grader_namedtuple)
+
+
+def _roundtrip(value):
+    codec = _codec()
+    return codec.decode(*codec.encode(value))
+
+
+def test_plain_data_survives_the_trip():
+    from gdlib.optim import AdamState
+    value = {"x": np.arange(6.0).reshape(2, 3), "n": 3, "f": float("nan"), "s": "é", "b": b"\x00\x01",
+             "t": (1, [2.5, None]), 4: {1, 2}, "state": AdamState(np.zeros(2), np.ones(2), 3),
+             "scalar": np.float32(1.5), "big": 2**70, "c": 1 + 2j}
+    back = _roundtrip(value)
+    assert np.array_equal(back["x"], value["x"]) and back["x"].dtype == np.float64
+    assert np.isnan(back["f"]) and back["s"] == "é" and back["b"] == b"\x00\x01" and back["big"] == 2**70
+    assert back["t"] == (1, [2.5, None]) and back[4] == {1, 2} and back["c"] == 1 + 2j
+    assert type(back["state"]) is AdamState and back["state"].t == 3
+    assert back["scalar"].dtype == np.float32
+
+
+def test_a_generator_is_drained_and_a_random_generator_keeps_its_state():
+    rng = np.random.default_rng(5)
+    back = _roundtrip({"gen": (i * i for i in range(4)), "rng": rng})
+    assert list(back["gen"]) == [0, 1, 4, 9]
+    assert back["rng"].integers(10**9) == rng.integers(10**9)
+
+
+def test_lying_objects_arrive_as_what_they_hold():
+    class LiarFloat(float):
+        def __eq__(self, other):
+            return True
+
+        def __float__(self):
+            return 123.0
+
+        __hash__ = float.__hash__
+
+    class LiarArray(np.ndarray):
+        def __eq__(self, other):
+            return True
+
+    class LiarDict(dict):
+        def items(self):
+            return [("w", 1.0)]
+
+    class LiarList(list):
+        def __iter__(self):
+            return iter([1, 2, 3])
+
+    back = _roundtrip([LiarFloat(0.5), np.zeros(3).view(LiarArray), LiarDict(a=2.0), LiarList([7])])
+    assert type(back[0]) is float and back[0] == 0.5
+    assert type(back[1]) is np.ndarray and not np.array_equal(back[1], np.ones(3))
+    assert back[2] == {"a": 2.0} and back[3] == [7]
+
+
+def test_other_objects_travel_as_references_only():
+    class Anything:
+        def __eq__(self, other):
+            return True
+
+    codec = _codec()
+    tree, blobs = codec.encode(Anything())
+    assert tree["t"] == "ref"
+    assert codec.decode(tree, blobs)[0] == "remote"
+
+
+@pytest.mark.parametrize("tree, blobs, match", [
+    ({"t": "nd", "i": 3}, [], "blob index"),
+    ({"t": "pickle", "v": "x"}, [], "unknown node type"),
+    ({"t": "list", "v": "no"}, [], "list of items"),
+    ({"t": "float", "v": "1e999"}, [], "bad float"),
+    ({"t": "rng", "bg": "os.system", "state": {}}, [], "bit generator"),
+])
+def test_the_grader_refuses_malformed_payloads(tree, blobs, match):
+    with pytest.raises(protocol.ProtocolError, match=match):
+        _codec().decode(tree, blobs)
+
+
+def test_the_grader_refuses_object_arrays_and_deep_nesting():
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([1, 2], dtype=object), allow_pickle=True)
+    with pytest.raises(protocol.ProtocolError, match="bad array|unsupported dtype"):
+        _codec().decode({"t": "nd", "i": 0}, [buffer.getvalue()])
+    deep = 1.0
+    for _ in range(protocol.MAX_DEPTH + 5):
+        deep = {"t": "list", "v": [deep]}
+    with pytest.raises(protocol.ProtocolError, match="nested too deeply"):
+        _codec().decode(deep, [])
+
+
+# -- feedback and release (from the shared batch) ------------------------------------------------
+
+def _secrets():
+    from grading.feedback import secret_lines
+    source = REPO_ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    release = REPO_ROOT / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    nbs = {ASSIGNMENT: (json.loads(source.read_text()), json.loads(release.read_text()))}
+    return secret_lines(nbs)
+
+
+def test_feedback_never_shows_hidden_tests_markers_or_solutions(batch):
+    from grading.feedback import leaks
+    secrets = _secrets()
+    assert secrets, "the assignment has hidden tests"
+    pages = {s: html for s, html in batch["feedback"].items() if html}
+    assert set(pages) == set(batch["results"])
+    for student, html in pages.items():
+        assert not leaks(html, secrets), student
+        assert "HIDDEN TESTS" not in html and "MARKER:" not in html, student
+    assert not any(batch["feedback_problems"].values()), batch["feedback_problems"]
+
+
+def test_feedback_shows_scores_and_failure_messages(batch):
+    assert "should be" in batch["feedback"]["wrong"]            # gdcheck's message
+    assert "not implemented yet" in batch["feedback"]["blank"]
+    assert "could not be graded" in batch["feedback"]["invalid-json"]
+
+
+def test_feedback_never_shows_another_students_data(batch):
+    assert TOKEN in batch["feedback"]["renamed"]
+    for student, html in batch["feedback"].items():
+        if student != "renamed" and html:
+            assert TOKEN not in html, student
+
+
+def test_only_notebooks_and_allowed_data_files_are_released(batch):
+    assert any("notes.py" in p for p in batch["source_release_problems"])
+    assert not any("data.csv" in p for p in batch["source_release_problems"])
+    assert any("notes.py" in p for p in batch["release_problems"])
+
+
+def test_check_release_finds_solutions_left_in_a_notebook(tmp_path):
+    from grading.release import check_release
+    shutil.copy2(REPO_ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", tmp_path / "x.ipynb")
+    (tmp_path / "data.npz").write_bytes(b"")
+    problems = check_release(tmp_path)
+    assert len(problems) == 1 and "BEGIN SOLUTION" in problems[0] and "x.ipynb" in problems[0]
+
+
+# -- the gradebook, re-runs, interruptions, the command line --------------------------------------
+
+@pytest.fixture(scope="module")
+def small_course(tmp_path_factory):
+    root = tmp_path_factory.mktemp("grading-small")
+    course = make_course(root)
+    plan = Plan(course)
+    write_submissions(course, {"alice": plan.reference(), "bob": plan.notebook(plan.wrong_answers()),
+                               "carol": plan.notebook()})
+    return course, plan
+
+
+def test_rerunning_gives_the_same_scores_and_keeps_manual_grades(small_course):
+    from grading import grade_assignment
+    from grading.gradebook import load_course, read_scores
+    from nbgrader.api import Gradebook
+    course, plan = small_course
+    first = grade_assignment(ASSIGNMENT, course, workers=2, timeout=30, feedback=False)
+    assert {r.student: r.score for r in first.results} == {"alice": plan.max_score, "bob": 0, "carol": 0}
+    info = load_course(course)
+    grade_id = next(iter(plan.tests))
+    with Gradebook(info.db_url, info.course_id) as gb:
+        gb.find_grade(grade_id, ASSIGNMENT, ASSIGNMENT, "bob").manual_score = 1.5
+        gb.db.commit()
+    before = read_scores(info, ASSIGNMENT)
+    second = grade_assignment(ASSIGNMENT, course, workers=2, timeout=30, feedback=False)
+    after = read_scores(info, ASSIGNMENT)
+    assert {r.student: r.scores for r in second.results} == {r.student: r.scores for r in first.results}
+    assert after == before
+    assert after["bob"]["grades"][grade_id] == (1.5, 0.0, 1.5) and after["bob"]["score"] == 1.5
+    with Gradebook(info.db_url, info.course_id) as gb:
+        assert gb.find_grade(grade_id, ASSIGNMENT, ASSIGNMENT, "bob").needs_manual_grade
+
+
+def test_an_interruption_keeps_every_committed_grade(tmp_path):
+    from grading import grade_assignment
+    from grading.gradebook import load_course, read_scores
+    course = make_course(tmp_path)
+    plan = Plan(course)
+    write_submissions(course, {"s1": plan.reference(), "s2": plan.reference(), "s3": plan.reference()})
+    committed, runtime = [], []
+
+    def stop_after_first(event):
+        if event["kind"] == "graded":
+            committed.append(event["student"])
+            runtime.append(event["runtime"])
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        grade_assignment(ASSIGNMENT, course, workers=1, timeout=30, progress=stop_after_first)
+    scores = read_scores(load_course(course), ASSIGNMENT)
+    assert list(scores) == committed and scores[committed[0]]["score"] == plan.max_score
+    assert not multiprocessing.active_children()
+    left = subprocess.run(["ps", "-eo", "args="], capture_output=True, text=True).stdout
+    assert runtime[0] not in left  # no sandbox process of this batch was left behind
+    assert not Path(runtime[0]).exists()
+
+
+def test_the_command_line_prints_progress_and_the_summary_table(small_course):
+    course, plan = small_course
+    done = subprocess.run([sys.executable, "-m", "grading", "grade", ASSIGNMENT, "--course", str(course),
+                           "--workers", "2", "--timeout", "30"], cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert re.search(r"\[#+\] 3/3 graded", done.stderr), done.stderr[-2000:]
+    table = done.stdout
+    assert re.search(rf"alice\s+graded\s+{plan.max_score:g}/{plan.max_score:g}\s+ok", table), table
+    assert re.search(rf"bob\s+graded\s+(0|1\.5)/{plan.max_score:g}", table), table
+    assert "3 graded" in table
+    csv = (course / "grades.csv").read_text().splitlines()
+    assert csv[0].split(",")[:4] == ["assignment", "duedate", "timestamp", "student_id"]
+    assert len(csv) == 4
+    assert (course / "feedback" / "alice" / ASSIGNMENT / f"{ASSIGNMENT}.html").is_file()
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["grade", "x", "--workers", "0"], "--workers must be >= 1, got --workers=0"),
+    (["grade", "x", "--timeout", "-1"], "--timeout must be > 0 seconds, got --timeout=-1"),
+    (["grade", "x", "--memory", "10"], "--memory must be >= 256 MB, got --memory=10"),
+])
+def test_the_command_line_rejects_bad_options(argv, match, capsys):
+    from grading.__main__ import main
+    with pytest.raises(SystemExit):
+        main(argv)
+    assert match in capsys.readouterr().err
+
+
+def test_make_grade_runs_the_grader():
+    done = subprocess.run(["make", "-n", "grade", "ASSIGNMENT=optimizers"], cwd=REPO_ROOT,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "-m grading grade optimizers" in done.stdout
+    missing = subprocess.run(["make", "-s", "grade"], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert missing.returncode != 0 and "ASSIGNMENT" in missing.stdout + missing.stderr
