@@ -24,6 +24,7 @@ import copy
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from gdlib._classifier import LogitClassifier
 from gdlib._validate import (
     check_array,
     check_fraction,
@@ -340,7 +341,7 @@ def _add_penalties(params: dict, grads: dict, l1: float, l2: float) -> float:
     return total
 
 
-class CNN:
+class CNN(LogitClassifier):
     r"""A small convolutional network for images: conv, pool, dense, dense.
 
     .. math::
@@ -494,24 +495,9 @@ class CNN:
         """The logits (n, num_classes), without dropout."""
         return self._forward(self._images(X), None)[0]
 
-    def predict(self, X) -> np.ndarray:
-        """Predicted class labels (n,)."""
-        return self.forward(X).argmax(axis=1)
-
-    def score(self, X, y) -> float:
-        """Accuracy: the fraction of examples whose predicted label equals ``y``."""
-        pred = self.predict(X)
-        y = np.asarray(y)
-        if y.shape != pred.shape:
-            raise ValueError(f"y must have shape {pred.shape}, got y of shape {y.shape}")
-        return float(np.mean(pred == y))
-
     def layer_keys(self) -> dict[str, tuple[str, str]]:
         """``{"conv": ("W1", "b1"), "hidden": ("W2", "b2"), "output": ("W3", "b3")}``."""
         return {"conv": ("W1", "b1"), "hidden": ("W2", "b2"), "output": ("W3", "b3")}
-
-    def layer_names(self) -> list[str]:
-        return list(self.layer_keys())
 
     def copy(self) -> "CNN":
         """A new CNN with the same settings and copied parameters."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gdlib._classifier import LogitClassifier
 from gdlib._validate import check_array, check_positive_int, check_rng
 
 __all__ = [
@@ -130,7 +131,7 @@ def num_blocks_for_depth(depth: int) -> int:
     return (depth - 2) // 2
 
 
-class ResidualMLP:
+class ResidualMLP(LogitClassifier):
     r"""A deep fully connected network made of residual blocks.
 
     .. math::
@@ -250,24 +251,9 @@ class ResidualMLP:
         """The logits (n, num_classes)."""
         return self._forward(self._check_X(X))[0]
 
-    def predict(self, X) -> np.ndarray:
-        """Predicted class labels (n,)."""
-        return self.forward(X).argmax(axis=1)
-
-    def score(self, X, y) -> float:
-        """Accuracy: the fraction of examples whose predicted label equals ``y``."""
-        pred = self.predict(X)
-        y = np.asarray(y)
-        if y.shape != pred.shape:
-            raise ValueError(f"y must have shape {pred.shape}, got y of shape {y.shape}")
-        return float(np.mean(pred == y))
-
     def layer_keys(self) -> dict[str, tuple[str, str]]:
         """``{"layer 1": ("W1", "b1"), ...}`` for the ``depth`` weight layers, in order."""
         return {f"layer {l}": (f"W{l}", f"b{l}") for l in range(1, self.depth + 1)}
-
-    def layer_names(self) -> list[str]:
-        return list(self.layer_keys())
 
     def copy(self) -> "ResidualMLP":
         """A new model with the same settings and copied parameters."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gdlib._classifier import LogitClassifier
 from gdlib._validate import (
     check_array,
     check_fraction,
@@ -335,7 +336,7 @@ class RNNRegressor:
         return _copy_model(self)
 
 
-class RNNClassifier:
+class RNNClassifier(LogitClassifier):
     r"""A recurrent sequence classifier, with optional token embedding and dropout.
 
     .. math::
@@ -471,26 +472,11 @@ class RNNClassifier:
         """The logits (n, num_classes), without dropout."""
         return self._forward(self._inputs(X)[0], None)[0]
 
-    def predict(self, X) -> np.ndarray:
-        """Predicted class labels (n,)."""
-        return self.forward(X).argmax(axis=1)
-
-    def score(self, X, y) -> float:
-        """Accuracy: the fraction of sequences whose predicted label equals ``y``."""
-        pred = self.predict(X)
-        y = np.asarray(y)
-        if y.shape != pred.shape:
-            raise ValueError(f"y must have shape {pred.shape}, got y of shape {y.shape}")
-        return float(np.mean(pred == y))
-
     def layer_keys(self) -> dict[str, tuple[str, ...]]:
         """Which parameters make up each layer (``"embedding"`` only with ``embed_dim``)."""
         keys = {"embedding": ("E",)} if self.embed_dim is not None else {}
         keys.update({"recurrent": ("Wx", "Wh", "b"), "output": ("W_out", "b_out")})
         return keys
-
-    def layer_names(self) -> list[str]:
-        return list(self.layer_keys())
 
     def copy(self) -> "RNNClassifier":
         """A new model with the same settings and copied parameters."""
