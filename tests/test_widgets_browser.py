@@ -14,14 +14,11 @@ to pytest's tmp_path.
 from __future__ import annotations
 
 import contextlib
-import functools
-import http.server
-import threading
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
+from browser_support import chromium, is_local, serve
 from conftest import BOOK_HTML
 from gdlib.static_widget import static_landscape_explorer, static_training_explorer
 from gdlib.widgets import TrainingSetup, landscape_caption, landscape_frame, training_caption, \
@@ -29,11 +26,6 @@ from gdlib.widgets import TrainingSetup, landscape_caption, landscape_frame, tra
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
-LOCAL_SCHEMES = {"data", "blob", "about"}
 CHAPTER = "chapters/04-learning-rate.html"
 
 LANDSCAPE = dict(lrs=(1e-3, 1e-2, 0.1), max_steps=120, num_steps=100)
@@ -41,41 +33,10 @@ TRAINING = dict(lrs=(0.01, 0.3, 10.0), batch_sizes=(1, 8, None), num_epochs=2, n
                 hidden=8)
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):
-        pass
-
-
-@contextlib.contextmanager
-def serve(directory: Path):
-    """Serve ``directory`` on 127.0.0.1 at a free port; yield its base URL."""
-    handler = functools.partial(QuietHandler, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run make test (it installs Debian's chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
-                                             headless=True)
+    with chromium() as browser:
         yield browser
-        browser.close()
-
-
-def is_local(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme in LOCAL_SCHEMES or parts.hostname in LOCAL_HOSTS
 
 
 @contextlib.contextmanager
