@@ -8,10 +8,12 @@ How a submission is graded (each step is one module):
 
 - ``notebooks``: read whatever was submitted and rebuild it as a CLEAN notebook: the source
   notebook with only the student's answer cells (and added cells); tests and points from the source;
-- ``sandbox`` / ``sandbox_runner``: student code runs in its own process, empty folder, stripped
-  environment, own uid and hidden instructor files (as root), memory and time limits;
-- ``proxies`` / ``protocol``: test cells run in the GRADER's process; student functions are
-  called through proxies and return plain data only, so no student code can touch a check;
+- ``sandbox`` / ``isolation`` / ``zygote``: student code runs in its own process, empty folder,
+  stripped environment, own uid and hidden instructor files (as root), memory and time limits;
+  ``sandbox_runner`` / ``watch`` run inside it (cells, calls, flags about tampering);
+- ``proxies`` / ``codec`` / ``protocol``: test cells run in the GRADER's process; student
+  functions are called through proxies and return plain data only, so no student code can
+  touch a check;
 - ``submission``: scores with nbgrader's rules and the source's points, statuses and reasons;
 - ``pool``: parallel workers; ``gradebook``: nbgrader's gradebook, one writer, one commit per
   submission, manual grades never overwritten; ``feedback``: nbgrader's feedback, hidden tests

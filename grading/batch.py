@@ -89,13 +89,24 @@ def grade_assignment(assignment: str, course_root: Path = REPO_ROOT, *, workers:
     course = load_course(course_root)
     options = Options(timeout=float(timeout or course.timeout or 60.0), memory_mb=int(memory_mb))
     report = BatchReport(assignment)
+    folders = submission_folders(course, assignment, students)
+    n = max(1, min(workers or cpu_count(), len(folders) or 1, 255))
+    report.workers = n
+    pool = Pool(n)  # the workers import their modules while this process prepares the batch
+    try:
+        return _grade(pool, course, assignment, folders, options, report, started, feedback, export, progress)
+    except BaseException:
+        pool.terminate()
+        raise
+
+
+def _grade(pool, course, assignment, folders, options, report, started, feedback, export, progress) -> BatchReport:
     sources, release_files, release_temp = sync_assignment(course, assignment)
     allowed, refused = split_files(release_files)
     report.release_problems = [f"{p.name} stays out of the sandboxes (not an allowed data file)" for p in refused]
     report.release_problems += check_release(release_temp / "release" / assignment) \
         if (release_temp / "release" / assignment).is_dir() else []
     notebooks = {name: nbs.source_cells(src, rel) for name, (src, rel) in sources.items()}
-    folders = submission_folders(course, assignment, students)
     iso = prepare_runtime(course.root, allowed)
     report.isolation = iso.description
     context = {"assignment": assignment, "options": options, "notebooks": notebooks,
@@ -103,11 +114,9 @@ def grade_assignment(assignment: str, course_root: Path = REPO_ROOT, *, workers:
                "isolation": iso, "course_root": str(course.root), "secrets": fb.secret_lines(sources)}
     cells = sum(len(c) for c in notebooks.values())
     budget = STARTUP_SECONDS + 2 * cells * (options.timeout + 5)
-    n = max(1, min(workers or cpu_count(), len(folders) or 1, 255))
-    report.workers = n
-    pool = writer = None
+    writer = None
     try:
-        pool = Pool(n, context)
+        pool.start(context)
         writer = GradebookWriter(course, assignment)
         for student, folder in folders.items():
             pool.submit({"kind": "grade", "student": student, "folder": str(folder),
@@ -144,10 +153,6 @@ def grade_assignment(assignment: str, course_root: Path = REPO_ROOT, *, workers:
         report.report_csv = course.root / course.coursedir().autograded_directory / \
             f"grading-report-{assignment}.csv"
         write_csv(report.results, report.report_csv)
-    except BaseException:
-        if pool is not None:
-            pool.terminate()
-        raise
     finally:
         if writer is not None:
             writer.close()

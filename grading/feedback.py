@@ -11,6 +11,7 @@ deleted and the report says so, rather than sent.
 
 from __future__ import annotations
 
+import copy
 import html
 import re
 from pathlib import Path
@@ -72,9 +73,8 @@ def generate(course, assignment: str, student: str, secrets: list[str]) -> dict:
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from nbgrader.converters import GenerateFeedback
     from nbgrader.preprocessors import ClearHiddenTests, GetGrades
-    from traitlets.config import Config
 
-    config = Config(course.config)
+    config = copy.deepcopy(course.config)
     config.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, OneLineTestErrors,
                                              CSSHTMLHeaderPreprocessor]
     config.HTMLExporter.template_name = "feedback"

@@ -13,6 +13,7 @@ any number of re-runs; a flagged submission is flagged in the gradebook (formgra
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import os
 import shutil
@@ -83,20 +84,28 @@ def sync_assignment(course: Course, assignment: str) -> tuple[dict[str, tuple[di
     """Record ``assignment`` in the gradebook with ``nbgrader generate_assignment`` (run on a
     temporary copy of its source folder); return ({notebook: (source, release)}, the release's
     other files, the temporary folder holding the release)."""
-    import json
-
-    from nbgrader.converters import GenerateAssignment
-
     venv_on_path()
     coursedir = course.coursedir()
     source_dir = Path(coursedir.format_path(coursedir.source_directory, ".", assignment))
     if not source_dir.is_dir() or not list(source_dir.glob("*.ipynb")):
         raise FileNotFoundError(f"no source notebooks for assignment {assignment!r} in {source_dir}")
     temp = Path(tempfile.mkdtemp(prefix="grading-release-"))
+    try:
+        return _generate(course, assignment, source_dir, temp)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+
+
+def _generate(course: Course, assignment: str, source_dir: Path, temp: Path):
+    import json
+
+    from nbgrader.converters import GenerateAssignment
+
     relative = source_dir.relative_to(course.root)
     shutil.copytree(source_dir, temp / relative,
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-    config = Config(course.config)
+    config = copy.deepcopy(course.config)  # Config(...) would share its sections
     config.CourseDirectory.root = str(temp)
     config.CourseDirectory.db_url = course.db_url
     from nbgrader.coursedir import CourseDirectory

@@ -216,6 +216,8 @@ def _upgrade(nb: dict, notes: list[str]) -> dict:
 def read_submission(path: Path) -> tuple[list[SubmittedCell], dict, list[str]]:
     """(cells, notebook metadata, notes); raises :class:`Malformed`."""
     notes: list[str] = []
+    if path.is_symlink():
+        raise Malformed("the notebook is a symbolic link")
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         raise Malformed(f"the notebook file is {size >> 20} MB, more than {MAX_FILE_BYTES >> 20} MB")

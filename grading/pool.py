@@ -21,12 +21,16 @@ import traceback
 from pathlib import Path
 
 
-def _worker(conn, slot: int, context_bytes: bytes, repo_root: str) -> None:
+def _worker(conn, slot: int, repo_root: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if repo_root not in sys.path:
         sys.path.insert(0, repo_root)
     from grading import tasks
-    context = pickle.loads(context_bytes)
+    tasks.warm_up()  # the heavy imports, while the main process prepares the batch
+    try:
+        context = pickle.loads(conn.recv())
+    except (EOFError, OSError):
+        return
     while True:
         try:
             task = conn.recv()
@@ -41,11 +45,12 @@ def _worker(conn, slot: int, context_bytes: bytes, repo_root: str) -> None:
 
 
 class Pool:
-    """``n`` workers; :meth:`submit` tasks, then call :meth:`next_done` once per task."""
+    """``n`` workers, started at once; :meth:`start` gives them the batch's context, then
+    :meth:`submit` tasks and call :meth:`next_done` once per task."""
 
-    def __init__(self, n: int, context: dict):
+    def __init__(self, n: int):
         self.mp = multiprocessing.get_context("spawn")
-        self.context_bytes = pickle.dumps(context)
+        self.context_bytes: bytes | None = None
         self.repo_root = str(Path(__file__).resolve().parent.parent)
         self.queue: collections.deque = collections.deque()
         self.workers: dict[int, tuple] = {}       # slot -> (process, conn)
@@ -55,11 +60,21 @@ class Pool:
 
     def _start(self, slot: int) -> None:
         parent, child = self.mp.Pipe()
-        process = self.mp.Process(target=_worker, args=(child, slot + 1, self.context_bytes, self.repo_root),
+        process = self.mp.Process(target=_worker, args=(child, slot + 1, self.repo_root),
                                   daemon=True, name=f"grading-worker-{slot}")
         process.start()
         child.close()
         self.workers[slot] = (process, parent)
+        if self.context_bytes is not None:
+            parent.send(self.context_bytes)
+
+    def start(self, context: dict) -> None:
+        self.context_bytes = pickle.dumps(context)
+        for slot, (process, conn) in list(self.workers.items()):
+            try:
+                conn.send(self.context_bytes)
+            except OSError:
+                self._replace(slot)
 
     def _replace(self, slot: int) -> None:
         process, conn = self.workers.pop(slot)

@@ -3,7 +3,7 @@
 A test cell runs in the grader's own process, in a namespace where each name the student
 defined is either a plain value (copied out of the sandbox) or a :class:`StudentFunction`. Calling
 one sends the arguments to the sandbox as plain data, runs the student's function there, and
-brings back the result as plain data (grading/protocol.py), so
+brings back the result as plain data (grading/codec.py), so
 
 - the checks (gdcheck, numpy, builtins) are the grader's own and no student code can patch them;
 - what a check compares is an honest copy of what the student's function returned: there is no
@@ -27,7 +27,7 @@ import sys
 
 import numpy as np
 
-from . import protocol
+from . import codec, protocol
 from .sandbox import Sandbox, SandboxDied
 
 
@@ -209,8 +209,8 @@ class Bridge:
 
     def __init__(self, sandbox: Sandbox):
         self.sandbox = sandbox
-        self.refs = protocol.RefTable()
-        self.codec = protocol.Codec(self.refs, self._remote, self._own, trusted=False,
+        self.refs = codec.RefTable()
+        self.codec = codec.Codec(self.refs, self._remote, self._own, trusted=False,
                                     resolve_namedtuple=_grader_namedtuple, max_bytes=sandbox.max_bytes)
         self.deadline = float("inf")
         self.generation = 0
@@ -220,7 +220,7 @@ class Bridge:
 
     def restarted(self) -> None:
         self.generation += 1
-        self.refs = self.codec.refs = protocol.RefTable()
+        self.refs = self.codec.refs = codec.RefTable()
 
     def _remote(self, meta: dict, ref: int):
         return _proxy_class(str(meta.get("type", "object")), bool(meta.get("callable")))(self, ref, meta)
@@ -263,7 +263,7 @@ class Bridge:
             value = function(*args, **kwargs)
             tree, rblobs = self.codec.encode(value)
         except Exception as exc:
-            return {"op": "error", "exc": protocol.encode_exception(exc)}, []
+            return {"op": "error", "exc": codec.encode_exception(exc)}, []
         return {"op": "result", "value": tree}, rblobs
 
     def _decode(self, tree, blobs):

@@ -1,8 +1,11 @@
 """Start, talk to and stop the sandbox process that runs one student's code.
 
-A sandbox is ``python -S -s -P -B`` running grading/sandbox_runner.py from a *runtime* folder
-that holds only copies of what student code may import from this repository (gdlib, gdcheck) and
-the runner itself. Its working directory is a fresh, empty *box* holding only the assignment's
+A sandbox is a ``python -S -s -P -B`` process running grading/sandbox_runner.py from a
+*runtime* folder that holds only copies of what student code may import from this repository
+(gdlib, gdcheck) and the runner itself. Each worker keeps a *zygote*, a process of that kind
+that has imported numpy, IPython and gdcheck and never runs student code: it forks each sandbox,
+which isolates itself (grading/isolation.py) before it runs anything else, so a sandbox starts
+in milliseconds instead of a second (without the zygote, each sandbox is its own process). Its working directory is a fresh, empty *box* holding only the assignment's
 allowed data files; its environment is rebuilt from scratch (no variable of the grader's).
 When the grader runs as root (a course server, a container), each sandbox also
 
@@ -23,10 +26,11 @@ limits, but the instructor's files stay readable to it: the report says so.
 
 from __future__ import annotations
 
+import atexit
 import compileall
-import ctypes
+import json
 import os
-import resource
+import select
 import shutil
 import signal
 import socket
@@ -38,15 +42,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import protocol
+from . import isolation, protocol
+from .isolation import STAGING, inside as _inside, kill_uid
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 INSTRUCTOR_ROOTS = ("/root", "/home", "/srv", "/var/tmp", "/dev/shm")
-WRITABLE_TMPFS = ("/tmp", "/var/tmp", "/dev/shm")
-STAGING = "/mnt"
-CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
-MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE, MNT_DETACH = 2, 4, 4096, 16384, 1 << 18, 2
-PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+RUNTIME_MODULES = ("protocol.py", "codec.py", "sandbox_runner.py", "watch.py", "zygote.py", "isolation.py")
 START_TIMEOUT = 60.0
 UID_BASE, UID_BLOCK = 200_000, 256
 
@@ -84,6 +85,12 @@ class Isolation:
     uid_base: int = UID_BASE
 
     @property
+    def settings(self) -> dict:
+        """What :mod:`grading.isolation` needs, as plain data (it also travels to the zygote)."""
+        return {"hidden": self.hidden, "keep": self.keep, "as_root": self.as_root,
+                "namespaces": self.namespaces, "network_namespace": self.network_namespace}
+
+    @property
     def description(self) -> str:
         if self.as_root and self.namespaces:
             return ("sandbox: own uid, instructor files hidden (mount namespace)"
@@ -101,10 +108,6 @@ def _outermost(paths: list[str]) -> list[str]:
         if not any(p == q or p.startswith(q.rstrip("/") + "/") for q in out):
             out.append(p)
     return out
-
-
-def _inside(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip("/") + "/")
 
 
 _UID_LOCKS: dict[str, object] = {}
@@ -140,7 +143,7 @@ def prepare_runtime(course_root: Path, data_files: list[Path]) -> Isolation:
     (lib / "gdsandbox").mkdir(parents=True)
     (lib / "gdsandbox" / "__init__.py").write_text('"""The grader\'s sandbox runner (a copy)."""\n')
     here = Path(__file__).resolve().parent
-    for module in ("protocol.py", "sandbox_runner.py"):
+    for module in RUNTIME_MODULES:
         shutil.copy2(here / module, lib / "gdsandbox" / module)
     compileall.compile_dir(str(lib), quiet=1)
     data.mkdir()
@@ -193,7 +196,7 @@ def _probe(iso: Isolation) -> bool:
     try:
         done = subprocess.run([iso.python, "-S", "-c", "import os; os.listdir('.')"], cwd=box,
                               env={"PATH": "/usr/bin:/bin"}, capture_output=True, timeout=30,
-                              preexec_fn=_preexec(iso, iso.uid_base, str(box), 512))
+                              preexec_fn=isolation.preexec(iso.settings, iso.uid_base, str(box), 512))
         return done.returncode == 0
     except (subprocess.SubprocessError, OSError):
         return False
@@ -201,82 +204,89 @@ def _probe(iso: Isolation) -> bool:
         shutil.rmtree(box, ignore_errors=True)
 
 
-# -- isolation (runs in the child between fork and exec) ---------------------------------------
+# -- the zygote -----------------------------------------------------------------------------------
 
-_LIBC = None
-
-
-def _libc():
-    global _LIBC
-    if _LIBC is None:
-        _LIBC = ctypes.CDLL(None, use_errno=True)
-    return _LIBC
+def _environment(home: str) -> dict:
+    """A sandbox's whole environment: nothing of the grader's."""
+    return {"PATH": "/usr/bin:/bin", "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+            "MPLBACKEND": "Agg", "MPLCONFIGDIR": os.path.join(home, ".matplotlib"),
+            "IPYTHONDIR": os.path.join(home, ".ipython"), "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0", "PYTHONIOENCODING": "utf-8"}
 
 
-def _check(result: int, what: str) -> None:
-    if result != 0:
-        raise OSError(ctypes.get_errno(), f"sandbox isolation failed: {what}")
+def _command(iso: Isolation, module: str, fd: int) -> list[str]:
+    boot = (f"import sys; sys.path.insert(0, {iso.lib!r}); sys.path.append({iso.site_packages!r}); "
+            f"from gdsandbox.{module} import main; main()")
+    return [iso.python, "-S", "-s", "-P", "-B", "-c", boot, str(fd)]
 
 
-def _hide(iso: Isolation) -> None:
-    libc = _libc()
-    _check(libc.unshare(CLONE_NEWNS | (CLONE_NEWNET if iso.network_namespace else 0)), "unshare")
-    _check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
-    _check(libc.mount(b"tmpfs", STAGING.encode(), b"tmpfs", 0, b"size=1m,mode=700"), "staging")
-    for i, root in enumerate(iso.hidden):
-        os.mkdir(f"{STAGING}/{i}")
-        _check(libc.mount(root.encode(), f"{STAGING}/{i}".encode(), None, MS_BIND | MS_REC, None),
-               f"stage {root}")
-    for root in iso.hidden:
-        options = b"size=64m,mode=1777" if root in WRITABLE_TMPFS else b"size=1m,mode=755"
-        _check(libc.mount(b"tmpfs", root.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options), f"hide {root}")
-    for path in iso.keep:
-        for i, root in enumerate(iso.hidden):
-            if _inside(path, root):
-                os.makedirs(path, mode=0o755, exist_ok=True)
-                source = f"{STAGING}/{i}/{os.path.relpath(path, root)}"
-                _check(libc.mount(source.encode(), path.encode(), None, MS_BIND | MS_REC, None),
-                       f"keep {path}")
-                break
-    _check(libc.umount2(STAGING.encode(), MNT_DETACH), "unstage")
+class Zygote:
+    """A template process of one worker, started once: it has imported numpy, IPython and gdcheck,
+    never runs student code, and forks a fresh sandbox in milliseconds (the child isolates itself
+    with grading/isolation.py before it runs anything else)."""
+
+    def __init__(self, iso: Isolation, slot: int):
+        self.iso, self.slot = iso, slot
+        self.control, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        log = os.path.join(iso.runtime, f"zygote-{slot}-{os.getpid()}.log")
+        with open(log, "wb") as handle:
+            self.process = subprocess.Popen(
+                _command(iso, "zygote", child.fileno()), cwd=iso.runtime,
+                env=_environment(iso.runtime), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=handle, pass_fds=(child.fileno(),), start_new_session=True,
+                preexec_fn=_die_with_parent)
+        child.close()
+        if self._receive(START_TIMEOUT).get("op") != "ready":
+            raise SandboxError("the sandbox zygote did not start")
+
+    def _receive(self, timeout: float) -> dict:
+        ready = select.select([self.control], [], [], timeout)[0]
+        data = self.control.recv(1 << 16) if ready else b""
+        if not data:
+            raise SandboxError("the sandbox zygote stopped answering")
+        return json.loads(data)
+
+    def fork(self, request: dict, fd: int) -> int:
+        socket.send_fds(self.control, [json.dumps(dict(request, op="fork")).encode()], [fd])
+        return int(self._receive(30)["pid"])
+
+    def wait(self, pid: int, timeout: float) -> int | None:
+        """The exit code of sandbox ``pid`` (negative: killed by that signal), None if it runs."""
+        self.control.send(json.dumps({"op": "wait", "pid": pid, "timeout": timeout}).encode())
+        return self._receive(timeout + 30).get("code")
+
+    def close(self) -> None:
+        self.control.close()
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=10)
 
 
-def _preexec(iso: Isolation, uid: int, box: str, memory_mb: int):
-    limits = [(resource.RLIMIT_AS, memory_mb << 20), (resource.RLIMIT_CORE, 0),
-              (resource.RLIMIT_FSIZE, 512 << 20)]
-    if iso.as_root:
-        limits.append((resource.RLIMIT_NPROC, 256))
-    _libc()
-
-    def run():
-        if iso.as_root and iso.namespaces:
-            _hide(iso)
-        if iso.as_root:
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
-        os.chdir(box)
-        libc = _libc()
-        libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        for kind, value in limits:
-            soft, hard = resource.getrlimit(kind)
-            value = value if hard == resource.RLIM_INFINITY else min(value, hard)
-            resource.setrlimit(kind, (value, value))
-    return run
+def _die_with_parent() -> None:
+    isolation.libc().prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
-def kill_uid(uid: int) -> None:
-    """SIGKILL every process of ``uid`` (what a sandbox left running); root only."""
-    pid = os.fork()
-    if pid == 0:
+_ZYGOTES: dict[tuple[str, int], Zygote | None] = {}
+
+
+def _zygote(iso: Isolation, slot: int, *, fresh: bool = False) -> Zygote | None:
+    key = (iso.runtime, slot)
+    if fresh and _ZYGOTES.get(key) is not None:
+        _ZYGOTES.pop(key).close()
+    if key not in _ZYGOTES:
         try:
-            os.setgid(uid)
-            os.setuid(uid)
-            os.kill(-1, signal.SIGKILL)
-        finally:
-            os._exit(0)
-    os.waitpid(pid, 0)
+            _ZYGOTES[key] = Zygote(iso, slot)
+        except (SandboxError, OSError, ValueError):
+            _ZYGOTES[key] = None  # sandboxes are then started one Python process each
+    return _ZYGOTES[key]
+
+
+@atexit.register
+def _close_zygotes() -> None:
+    for zygote in _ZYGOTES.values():
+        if zygote is not None:
+            zygote.close()
+    _ZYGOTES.clear()
 
 
 # -- one sandbox --------------------------------------------------------------------------------
@@ -285,21 +295,25 @@ class Sandbox:
     """One student's sandbox process and the socket to it."""
 
     def __init__(self, iso: Isolation, slot: int, *, memory_mb: int, output_limit: int = 100_000,
-                 max_message_mb: int = 256):
+                 max_message_mb: int = 256, use_zygote: bool = True):
         self.iso, self.slot, self.memory_mb = iso, slot, memory_mb
         self.uid = iso.uid_base + slot if iso.as_root else os.getuid()
         self.box = os.path.join(iso.runtime, f"box-{slot}")
         self.output_limit, self.max_bytes = output_limit, max_message_mb << 20
-        self.process: subprocess.Popen | None = None
+        self.use_zygote = use_zygote
+        self.pid: int | None = None
+        self.process: subprocess.Popen | None = None   # when started without the zygote
+        self.zygote: Zygote | None = None
         self.sock: socket.socket | None = None
+        self.starts = 0
+        self.code: int | None = None   # the exit code, once known
         self.log_path = os.path.join(iso.runtime, f"sandbox-{slot}-{os.getpid()}.log")
 
     @property
     def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        return self.sock is not None
 
-    def start(self) -> None:
-        self.stop()
+    def _make_box(self) -> None:
         shutil.rmtree(self.box, ignore_errors=True)
         os.mkdir(self.box, 0o700)
         for name in os.listdir(self.iso.data):
@@ -308,29 +322,43 @@ class Sandbox:
             for folder, dirs, files in os.walk(self.box):
                 for name in [folder] + [os.path.join(folder, f) for f in dirs + files]:
                     os.chown(name, self.uid, self.uid)
-        parent, child = socket.socketpair()
-        env = {"PATH": "/usr/bin:/bin", "HOME": self.box, "TMPDIR": self.box, "LANG": "C.UTF-8",
-               "LC_ALL": "C.UTF-8", "MPLBACKEND": "Agg", "MPLCONFIGDIR": os.path.join(self.box, ".matplotlib"),
-               "IPYTHONDIR": os.path.join(self.box, ".ipython"), "OPENBLAS_NUM_THREADS": "1",
-               "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0",
-               "PYTHONIOENCODING": "utf-8"}
-        boot = (f"import sys; sys.path.insert(0, {self.iso.lib!r}); sys.path.append({self.iso.site_packages!r}); "
-                "from gdsandbox.sandbox_runner import main; main()")
+
+    def _spawn(self, child: socket.socket) -> None:
+        request = {"settings": self.iso.settings, "uid": self.uid, "box": self.box,
+                   "memory_mb": self.memory_mb, "env": _environment(self.box), "log": self.log_path}
+        self.zygote = _zygote(self.iso, self.slot) if self.use_zygote else None
+        for attempt in range(2):
+            if self.zygote is None:
+                break
+            try:
+                self.pid = self.zygote.fork(request, child.fileno())
+                return
+            except (SandboxError, OSError, ValueError, KeyError):
+                self.zygote = _zygote(self.iso, self.slot, fresh=True) if attempt == 0 else None
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [self.iso.python, "-S", "-s", "-P", "-B", "-c", boot, str(child.fileno())],
-                cwd=self.box, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=log, pass_fds=(child.fileno(),), start_new_session=True,
-                preexec_fn=_preexec(self.iso, self.uid, self.box, self.memory_mb))
-        child.close()
+                _command(self.iso, "sandbox_runner", child.fileno()), cwd=self.box, env=_environment(self.box),
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+                pass_fds=(child.fileno(),), start_new_session=True,
+                preexec_fn=isolation.preexec(self.iso.settings, self.uid, self.box, self.memory_mb))
+        self.pid = self.process.pid
+
+    def start(self) -> None:
+        self.stop()
+        self._make_box()
+        parent, child = socket.socketpair()
+        self.process = self.zygote = self.code = None
+        try:
+            self._spawn(child)
+        finally:
+            child.close()
         self.sock = parent
+        self.starts += 1
         config = {"output_limit": self.output_limit, "max_bytes": self.max_bytes,
-                  "sensitive": self.iso.sensitive, "keep": self.iso.keep,
-                  "library_dirs": [self.iso.lib]}
+                  "sensitive": self.iso.sensitive, "keep": self.iso.keep, "library_dirs": [self.iso.lib]}
         try:
             protocol.send(self.sock, {"op": "hello", "config": config})
-            header, _ = protocol.recv(self.sock, deadline=time.monotonic() + START_TIMEOUT,
-                                      max_bytes=1 << 20)
+            header, _ = protocol.recv(self.sock, deadline=time.monotonic() + START_TIMEOUT, max_bytes=1 << 20)
         except (protocol.ProtocolError, OSError) as exc:
             self.stop()
             raise SandboxError(f"the sandbox did not start ({exc}); {self.log_tail()}") from None
@@ -345,10 +373,25 @@ class Sandbox:
         except OSError:
             return ""
 
-    def exit_description(self) -> str:
-        if self.process is None:
-            return "the sandbox is not running"
-        code = self.process.poll()
+    def _exit_code(self, timeout: float) -> int | None:
+        if self.code is None:
+            self.code = self._wait(timeout)
+        return self.code
+
+    def _wait(self, timeout: float) -> int | None:
+        if self.process is not None:
+            try:
+                return self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                return None
+        if self.zygote is not None and self.pid is not None:
+            try:
+                return self.zygote.wait(self.pid, timeout)
+            except (SandboxError, OSError, ValueError):
+                return None
+        return None
+
+    def exit_description(self, code: int | None) -> str:
         if code is None:
             return "the sandbox stopped answering"
         if code < 0:
@@ -359,7 +402,7 @@ class Sandbox:
     def send(self, header: dict, blobs=()) -> None:
         try:
             protocol.send(self.sock, header, list(blobs))
-        except OSError:
+        except (OSError, AttributeError):
             self._died()
 
     def receive(self, deadline: float) -> tuple[dict, list[bytes]]:
@@ -368,18 +411,14 @@ class Sandbox:
         except protocol.Timeout:
             self.stop()
             raise SandboxTimeout() from None
-        except (protocol.PeerClosed, OSError):
+        except (protocol.PeerClosed, OSError, AttributeError):
             self._died()
         except protocol.ProtocolError as exc:
             self.stop()
             raise SandboxDied(f"the sandbox broke the protocol: {exc}") from None
 
     def _died(self):
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-        description = self.exit_description()
+        description = self.exit_description(self._exit_code(5))
         self.stop()
         raise SandboxDied(description)
 
@@ -390,16 +429,14 @@ class Sandbox:
             except OSError:
                 pass
             self.sock = None
-        if self.process is not None:
-            if self.process.poll() is None:
+        if self.pid is not None:
+            if self.code is None:
                 try:
-                    os.killpg(self.process.pid, signal.SIGKILL)
+                    os.killpg(self.pid, signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):
                     pass
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
+                self._exit_code(10)
+            self.pid = None
         if self.iso.as_root:
             kill_uid(self.uid)
 

@@ -20,7 +20,6 @@ import contextlib
 import dis
 import io
 import json
-import os
 import shutil
 import time
 import warnings
@@ -181,7 +180,7 @@ class NotebookRun:
             return True
         if self.gave_up:
             return False
-        first = self.sandbox.process is None
+        first = self.sandbox.starts == 0
         while True:
             if not first:
                 self.restarts += 1
@@ -316,8 +315,11 @@ class NotebookRun:
 
 def _find_notebooks(folder: Path, names: list[str], result: Result) -> dict[str, Path]:
     """Source notebook name -> submitted file (a renamed notebook is found if it is the only one)."""
-    found = sorted(p for p in folder.rglob("*.ipynb")
-                   if ".ipynb_checkpoints" not in p.parts and p.is_file())
+    links = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_symlink())
+    if links:  # a link could point at the instructor's files, which the grader can read
+        result.flags.append(f"symbolic links in the submission were ignored: {', '.join(links[:10])}")
+    found = sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
+                   and p.is_file() and not _linked(p, folder))
     chosen = {name: p for name in names for p in found if p.stem == name and p.parent == folder}
     for name in names:
         if name not in chosen:
@@ -333,7 +335,7 @@ def _find_notebooks(folder: Path, names: list[str], result: Result) -> dict[str,
     used = set(chosen.values())
     extra = sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
                    if p.is_file() and p not in used and p.name not in IGNORED_FILES
-                   and ".ipynb_checkpoints" not in p.parts)
+                   and ".ipynb_checkpoints" not in p.parts and not _linked(p, folder))
     code = [e for e in extra if e.endswith(CODE_SUFFIXES)]
     if code:
         result.flags.append(f"extra code files beside the notebook were ignored: {', '.join(code[:10])}")
@@ -341,6 +343,15 @@ def _find_notebooks(folder: Path, names: list[str], result: Result) -> dict[str,
     if other:
         result.notes.append(f"extra files were ignored: {', '.join(other[:10])}")
     return chosen
+
+
+def _linked(path: Path, folder: Path) -> bool:
+    """Whether ``path`` or a folder between it and ``folder`` is a symbolic link."""
+    while path != folder and path != path.parent:
+        if path.is_symlink():
+            return True
+        path = path.parent
+    return False
 
 
 def _autograded_notebook(done, metadata: dict) -> dict:
@@ -435,7 +446,3 @@ def _score(done) -> tuple[dict, list]:
         else:
             scores[cell.grade_id] = 0.0 if cell.unanswered else None
     return scores, unanswered
-
-
-def _cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -7,6 +7,14 @@ from pathlib import Path
 _COURSES: dict = {}
 
 
+def warm_up() -> None:
+    """Import what grading and feedback need (seconds), before the first task arrives."""
+    import gdcheck  # noqa: F401
+    import nbgrader.utils  # noqa: F401
+
+    from . import feedback, submission  # noqa: F401
+
+
 def run(task: dict, context: dict, slot: int):
     if task["kind"] == "grade":
         from .submission import grade_submission

@@ -257,6 +257,11 @@ def run_batch(root: Path) -> dict:
     for student, files in tampering.extra_files().items():
         for name, data in files.items():
             (course / "submitted" / student / ASSIGNMENT / name).write_text(data)
+    for student, files in tampering.links(course).items():
+        folder = course / "submitted" / student / ASSIGNMENT
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, target in files.items():
+            (folder / name).symlink_to(target)
     report = grade_assignment(ASSIGNMENT, course, workers=2, timeout=TIMEOUT, memory_mb=MEMORY_MB)
     results = {r.student: {"status": r.status, "score": r.score, "max_score": r.max_score, "reason": r.reason,
                            "flags": r.flags, "notes": r.notes, "problems": r.problems,

@@ -1,6 +1,6 @@
 """Instructor grading: the pieces around the batch.
 
-- the codec that carries student results to the grader (grading/protocol.py): plain data only,
+- the codec that carries student results to the grader (grading/codec.py): plain data only,
   read through the base types, so a lying object arrives as what it really holds;
 - feedback: no hidden test, marker or solution, the failure messages, no other student's data;
 - release: only the notebooks and allowed data files reach students and sandboxes;
@@ -11,9 +11,9 @@
 
 from __future__ import annotations
 
-import io
 import json
 import multiprocessing
+import pickle
 import re
 import shutil
 import subprocess
@@ -26,7 +26,7 @@ import pytest
 from test_grading_batch import (ASSIGNMENT, REPO_ROOT, TOKEN, Plan, batch, make_course,  # noqa: F401
                                 write_submissions)
 
-from grading import protocol
+from grading import codec, protocol
 
 pytestmark = pytest.mark.grading
 
@@ -35,7 +35,7 @@ pytestmark = pytest.mark.grading
 
 def _codec(trusted=False):
     from grading.proxies import _grader_namedtuple
-    return protocol.Codec(protocol.RefTable(), lambda meta, ref: ("remote", meta.get("type"), ref),
+    return codec.Codec(codec.RefTable(), lambda meta, ref: ("remote", meta.get("type"), ref),
                           trusted=trusted, resolve_namedtuple=_grader_namedtuple)
 
 
@@ -115,16 +115,45 @@ def test_the_grader_refuses_malformed_payloads(tree, blobs, match):
         _codec().decode(tree, blobs)
 
 
-def test_the_grader_refuses_object_arrays_and_deep_nesting():
-    buffer = io.BytesIO()
-    np.save(buffer, np.array([1, 2], dtype=object), allow_pickle=True)
-    with pytest.raises(protocol.ProtocolError, match="bad array|unsupported dtype"):
-        _codec().decode({"t": "nd", "i": 0}, [buffer.getvalue()])
+def test_the_grader_refuses_object_arrays_bad_sizes_and_deep_nesting():
+    pickled = pickle.dumps(np.array([1, 2], dtype=object))
+    for dtype in ("|O", "[('a', '<f8')]", "(2,)<f8"):
+        with pytest.raises(protocol.ProtocolError, match="dtype"):
+            _codec().decode({"t": "nd", "dtype": dtype, "shape": [2], "i": 0}, [pickled])
+    with pytest.raises(protocol.ProtocolError, match="does not match"):
+        _codec().decode({"t": "nd", "dtype": "<f8", "shape": [3], "i": 0}, [b"\0" * 16])
     deep = 1.0
-    for _ in range(protocol.MAX_DEPTH + 5):
+    for _ in range(codec.MAX_DEPTH + 5):
         deep = {"t": "list", "v": [deep]}
     with pytest.raises(protocol.ProtocolError, match="nested too deeply"):
         _codec().decode(deep, [])
+
+
+# -- the sandbox without root, and without the zygote --------------------------------------------
+
+@pytest.mark.parametrize("as_root, use_zygote", [(False, True), (True, False)])
+def test_the_sandbox_runs_without_root_or_without_its_zygote(tmp_path, as_root, use_zygote):
+    import dataclasses
+    import time
+
+    from grading.proxies import Bridge
+    from grading.sandbox import Sandbox, cleanup_runtime, prepare_runtime
+    iso = prepare_runtime(tmp_path, [])
+    try:
+        if not as_root:  # what a grader run by an ordinary user gets (here still uid 0)
+            iso = dataclasses.replace(iso, as_root=False, namespaces=False, network_namespace=False)
+            assert "WARNING: not root" in iso.description
+        sandbox = Sandbox(iso, 7, memory_mb=1024, use_zygote=use_zygote)
+        sandbox.start()
+        bridge = Bridge(sandbox)
+        bridge.deadline = time.monotonic() + 60
+        reply = bridge.exec("import os\ndef twice(x):\n    return 2 * x\nprint(os.getcwd())")
+        assert reply["outputs"][0]["text"].strip() == sandbox.box
+        assert bridge.resolve(["twice"])["twice"](np.arange(3)).tolist() == [0, 2, 4]
+        assert (sandbox.zygote is not None) == use_zygote
+        sandbox.close()
+    finally:
+        cleanup_runtime(iso)
 
 
 # -- feedback and release (from the shared batch) ------------------------------------------------
@@ -147,6 +176,15 @@ def test_feedback_never_shows_hidden_tests_markers_or_solutions(batch):
         assert not leaks(html, secrets), student
         assert "HIDDEN TESTS" not in html and "MARKER:" not in html, student
     assert not any(batch["feedback_problems"].values()), batch["feedback_problems"]
+
+
+def test_the_leak_check_sees_through_html_markup():
+    from grading.feedback import leaks
+    secrets = _secrets()
+    line = secrets[0]
+    page = "<pre>" + "".join(f"<span class='n'>{c}</span>" for c in line).replace("(", "&#40;") + "</pre>"
+    assert leaks(page, secrets) and not leaks("<p>all fine</p>", secrets)
+    assert leaks("<p>### BEGIN HIDDEN TESTS</p>", []) == ["BEGIN HIDDEN TESTS"]
 
 
 def test_feedback_shows_scores_and_failure_messages(batch):

@@ -186,6 +186,10 @@ def submissions(plan, course) -> dict:
     for cell in nb["cells"]:
         if _is_test(cell):
             cell["metadata"]["nbgrader"]["points"] = 100
+    nb["cells"].append({"cell_type": "code", "id": "bonus", "execution_count": None, "outputs": [],
+                        "source": "print('bonus')", "metadata": {"nbgrader": {
+                            "grade": True, "grade_id": "bonus", "points": 50, "locked": True,
+                            "solution": False, "schema_version": 3}}})
     subs["points-changed"] = nb
     subs["monkeypatch"] = _insert(plan, plan.notebook(plan.wrong_answers()), MONKEYPATCH)
     nb = _insert(plan, plan.notebook(plan.wrong_answers()), HOOKS)
@@ -217,6 +221,11 @@ def submissions(plan, course) -> dict:
     subs["grading-detector"] = _insert(plan, plan.notebook(detector), DETECTOR)
     subs["watcher-off"] = _insert(plan, plan.notebook(quiet), DETECTOR)
     return subs
+
+
+def links(course) -> dict:
+    """student -> {link name: target}: a submission that is a link to the solution notebook."""
+    return {"symlink": {f"{ASSIGNMENT}.ipynb": course / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"}}
 
 
 def extra_files() -> dict:
@@ -256,6 +265,7 @@ def test_changed_points_do_not_count(batch):
     r = result(batch, "points-changed")
     assert (r["score"], r["max_score"]) == (batch["max_score"], batch["max_score"])
     assert r["status"] == "flagged" and "points changed" in r["reason"], r["reason"]
+    assert "claims to be a grade cell 'bonus' worth 50 points" in r["reason"]
     assert batch["gradebook"]["points-changed"]["max_score"] == batch["max_score"]
 
 
@@ -305,6 +315,12 @@ def test_the_instructors_files_and_gradebook_are_out_of_reach(batch):
         assert "UID 0" not in text
     if "no network" in batch["isolation"]:
         assert "NETWORK blocked" in text
+
+
+def test_a_link_to_the_solution_notebook_is_not_followed(batch):
+    r = result(batch, "symlink")
+    assert (r["status"], r["score"]) == ("malformed", 0), r["reason"]
+    assert "symbolic links in the submission were ignored" in r["reason"]
 
 
 def test_a_printed_fake_score_changes_nothing(batch):

@@ -166,6 +166,9 @@ def test_student_repo_has_no_instructor_files(student_repo):
                   if p.split("/")[0] in {"solutions", "grading", "submitted", "autograded", "feedback",
                                          "release", "tests"} or p.endswith(".db") or p == "grades.csv"]
     assert not instructor, f"instructor files in the student repo: {instructor}"
+    needs_grader = [p for p in tracked if p.endswith(".py")
+                    and re.search(r"^\s*(from|import) grading\b", (student_repo / p).read_text(), re.M)]
+    assert not needs_grader, f"files that import the instructor's grader: {needs_grader}"
     assert "requirements.txt" in tracked and any(p.startswith("gdlib/") for p in tracked)
     assert any(p.startswith("chapters/") for p in tracked)
     config = student_repo / "nbgrader_config.py"

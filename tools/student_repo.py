@@ -36,6 +36,8 @@ EXCLUDED_FOLDERS = (
     "release", "submitted", "autograded", "feedback", "_build", ".venv",
 )
 EXCLUDED_FILES = ("gradebook.db", "grades.csv")
+# Instructor-only files outside the excluded folders (they need grading/ and solutions/).
+EXCLUDED_PATHS = (PurePosixPath("benchmarks/bench_grading.py"),)
 EXCLUDED_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 NBGRADER_CONFIG = "nbgrader_config.py"
 # Settings a student's nbgrader (on a course JupyterHub) needs; nothing else is kept.
@@ -57,6 +59,8 @@ def is_for_students(path: PurePosixPath) -> bool:
     if path.parts[0] in EXCLUDED_FOLDERS:
         return False
     if path.name in EXCLUDED_FILES or path.suffix in EXCLUDED_SUFFIXES:
+        return False
+    if path in EXCLUDED_PATHS:
         return False
     if ".ipynb_checkpoints" in path.parts or "__pycache__" in path.parts:
         return False
