@@ -1,4 +1,4 @@
-r"""Two-dimensional loss landscapes, their critical points, and traces of update rules on them.
+r"""Two-dimensional loss landscapes and their critical points.
 
 A :class:`Landscape` bundles a function :math:`f:\mathbb{R}^2 \to \mathbb{R}` with its gradient,
 its Hessian and every critical point (:math:`\nabla f = 0`) labelled by kind. All three functions
@@ -6,9 +6,19 @@ are vectorised: ``value(p)`` takes ``p`` of shape ``(2,)`` or ``(..., 2)`` (a co
 returns shape ``p.shape[:-1]``; ``grad(p)`` returns the shape of ``p``; ``hessian(p)`` returns
 ``p.shape[:-1] + (2, 2)``.
 
-:func:`trace` runs any update rule of :mod:`gdlib.optim` (or a student's own ``(init, step)``
-pair) from one start and stops cleanly, with a :class:`DivergenceWarning`, when the iterates blow
-up; :func:`trace_many` runs many starts at once, for basin-of-attraction maps and sliders.
+This module builds the landscapes (:func:`quadratic`, :func:`rosenbrock`, :func:`multi_minima`,
+:func:`saddle`, :func:`monkey_saddle`; by name through :data:`LANDSCAPES` and
+:func:`get_landscape`) and classifies and finds critical points (:func:`classify_critical_point`,
+:func:`find_critical_points`). The rest lives in two modules and is re-exported here, so every
+``from gdlib.landscapes import ...`` keeps working:
+
+- :mod:`gdlib.landscape_types`: the records :class:`Landscape` and :class:`CriticalPoint`, and
+  :data:`KINDS`;
+- :mod:`gdlib.trajectories`: :func:`trace` runs any update rule of :mod:`gdlib.optim` (or a
+  student's own ``(init, step)`` pair) from one start and stops cleanly, with a
+  :class:`DivergenceWarning`, when the iterates blow up; :func:`trace_many` runs many starts at
+  once, for basin-of-attraction maps and sliders (with :class:`Trace`, :class:`TraceBatch`,
+  :func:`resolve_rule`, :data:`MAX_ABS` and :data:`VALUE_GROWTH`).
 
 Introduced in the chapter *Gradient descent from first principles* (chapter 2); the saddles
 belong to the saddle-point chapter (chapter 8), ``multi_minima`` to the global-minimum chapter
@@ -18,88 +28,26 @@ belong to the saddle-point chapter (chapter 8), ``multi_minima`` to the global-m
 from __future__ import annotations
 
 import functools
-import inspect
-import warnings
-from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
-from gdlib._validate import _show, check_array, check_lr, check_positive_int, check_positive_number
-from gdlib.optim import Rule, get_rule
-# One warning class for every run that blows up, on a landscape or in training.
-from gdlib.train import DivergenceWarning  # noqa: F401  (re-exported)
+from gdlib._validate import _show, check_array, check_positive_number
+from gdlib.landscape_types import KINDS, CriticalPoint, Landscape
+from gdlib.trajectories import (
+    MAX_ABS, VALUE_GROWTH, DivergenceWarning, Trace, TraceBatch, resolve_rule, trace, trace_many,
+)
 
-#: A run has diverged once a coordinate leaves [-MAX_ABS, MAX_ABS].
-MAX_ABS = 1e6
-#: ... or once |f| exceeds VALUE_GROWTH * (1 + |f(start)|).
-VALUE_GROWTH = 1e12
-
-KINDS = ("global minimum", "local minimum", "saddle", "degenerate saddle", "maximum")
-
-
-@dataclass(frozen=True, eq=False)
-class CriticalPoint:
-    """A point where the gradient vanishes: ``point`` (read-only array of shape (2,)), its
-    ``kind`` (one of :data:`KINDS`) and the function ``value`` there."""
-
-    point: np.ndarray
-    kind: str
-    value: float
-
-    def __post_init__(self):
-        if self.kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, got kind={self.kind!r}")
-        point = np.array(self.point, dtype=float)
-        point.setflags(write=False)
-        object.__setattr__(self, "point", point)
-        object.__setattr__(self, "value", float(self.value))
-
-
-@dataclass(frozen=True, eq=False)
-class Landscape:
-    r"""A 2-D test function with its derivatives and its critical points.
-
-    ``bounds = ((xmin, xmax), (ymin, ymax))`` is the window the plots show. ``meta`` holds
-    constants such as ``smoothness`` (:math:`L \ge \|\nabla^2 f(p)\|` for every p, the largest
-    absolute Hessian eigenvalue) and ``strong_convexity`` (:math:`\mu`, with
-    :math:`\nabla^2 f \succeq \mu I` everywhere), where they exist; ``critical_points`` is a
-    tuple of :class:`CriticalPoint`, sorted by value for ``multi_minima``.
-    """
-
-    name: str
-    value: Callable[[np.ndarray], np.ndarray]
-    grad: Callable[[np.ndarray], np.ndarray]
-    hessian: Callable[[np.ndarray], np.ndarray]
-    critical_points: tuple
-    bounds: tuple
-    description: str
-    meta: dict = field(default_factory=dict)
-
-    @property
-    def smoothness(self) -> float | None:
-        r""":math:`L` with :math:`\|\nabla^2 f\| \le L` everywhere, or None if unbounded."""
-        return self.meta.get("smoothness")
-
-    @property
-    def strong_convexity(self) -> float | None:
-        r""":math:`\mu` with :math:`\nabla^2 f \succeq \mu I` everywhere, or None."""
-        return self.meta.get("strong_convexity")
-
-    @property
-    def global_minimum(self) -> CriticalPoint | None:
-        """The critical point of kind ``"global minimum"``, or None if ``f`` is unbounded below."""
-        return next((c for c in self.critical_points if c.kind == "global minimum"), None)
-
-    def grid(self, num: int = 200, bounds=None):
-        """``(X, Y, Z)`` on a ``num x num`` grid over ``bounds`` (default ``self.bounds``)."""
-        num = check_positive_int(num, "num")
-        (x0, x1), (y0, y1) = self.bounds if bounds is None else bounds
-        X, Y = np.meshgrid(np.linspace(x0, x1, num), np.linspace(y0, y1, num))
-        return X, Y, self.value(np.stack([X, Y], axis=-1))
-
-    def __repr__(self) -> str:
-        return f"Landscape({self.name!r}: {self.description})"
+__all__ = [
+    # built here
+    "quadratic", "rosenbrock", "multi_minima", "saddle", "monkey_saddle", "LANDSCAPES",
+    "get_landscape", "classify_critical_point", "find_critical_points",
+    # from gdlib.landscape_types
+    "KINDS", "CriticalPoint", "Landscape",
+    # from gdlib.trajectories
+    "MAX_ABS", "VALUE_GROWTH", "DivergenceWarning", "Trace", "TraceBatch", "resolve_rule",
+    "trace", "trace_many",
+]
 
 
 def _xy(p):
@@ -423,236 +371,3 @@ def get_landscape(name, **kwargs) -> Landscape:
         raise ValueError(f"unknown landscape name={_show(name)}; valid names: "
                          f"{', '.join(LANDSCAPES)}")
     return LANDSCAPES[name](**kwargs)
-
-
-# ---------------------------------------------------------------------------------------------
-# Running update rules on a landscape
-
-
-@dataclass(frozen=True, eq=False)
-class Trace:
-    """One run: ``path`` (k+1, 2) from the start, ``values`` and ``grad_norms`` (k+1,) there.
-
-    If the run diverged, ``diverged`` is True, ``diverged_at`` is the step whose result was
-    rejected (so ``path`` holds steps 0 .. diverged_at - 1, all finite) and ``message`` says why.
-    ``num_grad_evals`` counts the gradient evaluations made.
-    """
-
-    path: np.ndarray
-    values: np.ndarray
-    grad_norms: np.ndarray
-    diverged: bool
-    diverged_at: int | None
-    message: str
-    rule: str = ""
-    lr: float = float("nan")
-    num_grad_evals: int = 0
-
-    @property
-    def num_steps(self) -> int:
-        return len(self.path) - 1
-
-    @property
-    def final(self) -> np.ndarray:
-        return self.path[-1]
-
-
-@dataclass(frozen=True, eq=False)
-class TraceBatch:
-    """Many runs of the same rule: ``paths`` (m, k+1, 2), ``values`` and ``grad_norms`` (m, k+1).
-
-    A run that diverged at step ``diverged_at[i]`` (-1 for none) stays at its last finite point
-    for the remaining steps, so every array is finite; :meth:`trace` cuts run ``i`` back to
-    exactly what :func:`trace` returns.
-    """
-
-    paths: np.ndarray
-    values: np.ndarray
-    grad_norms: np.ndarray
-    diverged: np.ndarray
-    diverged_at: np.ndarray
-    rule: str = ""
-    lr: float = float("nan")
-    num_grad_evals: np.ndarray | None = None
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    @property
-    def final(self) -> np.ndarray:
-        """Last (finite) point of every run, shape (m, 2)."""
-        return self.paths[:, -1]
-
-    @property
-    def final_values(self) -> np.ndarray:
-        return self.values[:, -1]
-
-    def trace(self, i: int) -> Trace:
-        """Run ``i`` as a :class:`Trace`."""
-        at = int(self.diverged_at[i])
-        stop = len(self.paths[i]) if at < 0 else at
-        message = "" if at < 0 else f"diverged at step {at}"
-        return Trace(self.paths[i, :stop], self.values[i, :stop], self.grad_norms[i, :stop],
-                     at >= 0, None if at < 0 else at, message, self.rule, self.lr,
-                     int(self.num_grad_evals[i]))
-
-
-def resolve_rule(rule, init=None) -> Rule:
-    """A :class:`~gdlib.optim.Rule` from a name, a Rule, an ``(init, step)`` pair, or a bare
-    ``step`` callable together with ``init``; an explicit ``init`` replaces the rule's own."""
-    if callable(rule) and not isinstance(rule, (Rule, tuple)):
-        if init is None:
-            raise TypeError(f"a bare step function needs its state initialiser: pass init=..., "
-                            f"got rule={_show(rule)} and init=None")
-        rule = (init, rule)
-    resolved = get_rule(rule)
-    if init is not None:
-        if not callable(init):
-            raise TypeError(f"init must be callable as init(x) -> state, got init={_show(init)}")
-        resolved = Rule(resolved.name, init, resolved.step, resolved.defaults)
-    return resolved
-
-
-def _check_hyper(rule: Rule, lr, hyper: dict) -> None:
-    try:
-        inspect.signature(rule.step).bind(None, None, None, lr=lr, **hyper)
-    except ValueError:  # no signature to check against
-        pass
-    except TypeError as exc:
-        raise TypeError(f"rule {rule.name!r} does not accept hyperparameters {hyper}: {exc}") \
-            from None
-
-
-def _run(landscape: Landscape, rule: Rule, x0: np.ndarray, lr: float, num_steps: int,
-         hyper: dict):
-    """Run ``rule`` from ``x0`` of shape (..., 2); rows that blow up are frozen, never NaN."""
-    batch = x0.shape[:-1]
-    with np.errstate(all="ignore"):  # overflow is detected below and reported, not warned
-        x, state = x0.copy(), rule.init(x0.copy())
-        v, g = np.asarray(landscape.value(x), float), landscape.grad(x)
-        value_limit = VALUE_GROWTH * (1 + np.abs(v))
-        paths, values, norms = [x], [v], [np.linalg.norm(g, axis=-1)]
-        active = np.ones(batch, dtype=bool)
-        diverged_at = np.full(batch, -1)
-        for k in range(1, num_steps + 1):
-            x_new, state = rule.step(x, g, state, lr=lr, **hyper)
-            x_new = np.asarray(x_new, dtype=float)
-            if x_new.shape != x.shape:
-                raise ValueError(f"rule {rule.name!r} returned x of shape {x_new.shape} "
-                                 f"for x of shape {x.shape}")
-            v_new = np.asarray(landscape.value(x_new), float)
-            g_new = landscape.grad(x_new)
-            ok = (np.all(np.isfinite(x_new), axis=-1) & (np.max(np.abs(x_new), axis=-1) <= MAX_ABS)
-                  & np.isfinite(v_new) & (np.abs(v_new) <= value_limit)
-                  & np.all(np.isfinite(g_new), axis=-1))
-            newly = active & ~ok
-            diverged_at = np.where(newly, k, diverged_at)
-            active = active & ok
-            x = np.where(active[..., None], x_new, x)
-            v = np.where(active, v_new, v)
-            g = np.where(active[..., None], g_new, g)
-            paths.append(x)
-            values.append(v)
-            norms.append(np.linalg.norm(g, axis=-1))
-            if not np.any(active):
-                break
-    taken = np.where(diverged_at < 0, len(paths) - 1, diverged_at)
-    return (np.stack(paths, axis=-2), np.stack(values, axis=-1), np.stack(norms, axis=-1),
-            diverged_at, taken + 1)
-
-
-def _check_run_args(landscape, lr, num_steps):
-    if not isinstance(landscape, Landscape):
-        raise TypeError(f"landscape must be a Landscape (see LANDSCAPES), got "
-                        f"landscape={_show(landscape)}")
-    return check_lr(lr), check_positive_int(num_steps, "num_steps")
-
-
-def _divergence_hint(landscape: Landscape, rule: Rule, lr: float) -> str:
-    L = landscape.smoothness
-    if L and rule.name == "sgd" and lr >= 2 / L:
-        return f" (lr={lr:g} >= 2/L = {2 / L:g}, the stability threshold of this landscape)"
-    return "; try a smaller lr"
-
-
-def trace(landscape: Landscape, rule, start, *, lr: float, num_steps: int, init=None,
-          warn: bool = True, **hyper) -> Trace:
-    r"""Run an update rule on a landscape: :math:`g_t = \nabla f(p_{t-1})`, then
-    ``p_t, state_t = step(p_{t-1}, g_t, state_{t-1}, lr=lr, **hyper)`` for t = 1 .. num_steps.
-
-    Parameters
-    ----------
-    landscape : Landscape
-    rule : str, Rule, (init, step) pair, or a step callable (then pass ``init``)
-        Any rule of :data:`gdlib.optim.RULES`, or a student's own functions.
-    start : array of shape (2,)
-        Finite starting point :math:`p_0`.
-    lr : float
-        Learning rate :math:`\eta > 0`.
-    num_steps : int
-        Number of steps, at least 1.
-    init : callable, optional
-        ``init(x) -> state``; replaces the rule's own initialiser.
-    warn : bool
-        Emit a :class:`DivergenceWarning` if the run diverges.
-    **hyper
-        The rule's other hyperparameters (``beta``, ``rho``, ``beta1``, ``beta2``, ``eps``).
-
-    Returns
-    -------
-    Trace
-        Stops at the first step whose result is non-finite, has a coordinate beyond
-        :data:`MAX_ABS`, or a value beyond ``VALUE_GROWTH * (1 + |f(start)|)``; that step is
-        not in ``path``, so ``path`` and ``values`` are always finite.
-    """
-    lr, num_steps = _check_run_args(landscape, lr, num_steps)
-    p0 = check_array(start, "start", ndim=1)
-    if p0.shape != (2,):
-        raise ValueError(f"start must have shape (2,), got start of shape {p0.shape}")
-    resolved = resolve_rule(rule, init)
-    _check_hyper(resolved, lr, hyper)
-    path, values, norms, diverged_at, evals = _run(landscape, resolved, p0.astype(float), lr,
-                                                   num_steps, hyper)
-    at = int(diverged_at)
-    message = ""
-    if at >= 0:
-        path, values, norms = path[:at], values[:at], norms[:at]
-        message = (f"{resolved.name} diverged on {landscape.name} at step {at} from start "
-                   f"{p0.tolist()}: the iterate or its value blew up"
-                   f"{_divergence_hint(landscape, resolved, lr)}")
-        if warn:
-            warnings.warn(message, DivergenceWarning, stacklevel=2)
-    return Trace(path, values, norms, at >= 0, at if at >= 0 else None, message,
-                 resolved.name, lr, int(evals))
-
-
-def trace_many(landscape: Landscape, rule, starts, *, lr: float, num_steps: int, init=None,
-               warn: bool = True, **hyper) -> TraceBatch:
-    """Run the same rule from ``m`` starts at once, on an (m, 2) array.
-
-    The rules of :mod:`gdlib.optim` act elementwise, so running them on the stacked starts
-    gives exactly the m separate runs of :func:`trace` (a rule that mixes coordinates, such as
-    gradient clipping by the global norm, would not). Used for basin-of-attraction maps and for
-    the sliders of the interactive explorers. Arguments as for :func:`trace`; ``starts`` is a
-    finite array of shape (m, 2). One :class:`DivergenceWarning` counts the runs that diverged.
-    """
-    lr, num_steps = _check_run_args(landscape, lr, num_steps)
-    P0 = check_array(starts, "starts", ndim=2)
-    if P0.shape[1] != 2 or P0.shape[0] == 0:
-        raise ValueError(f"starts must have shape (m, 2) with m >= 1, got starts of shape "
-                         f"{P0.shape}")
-    resolved = resolve_rule(rule, init)
-    _check_hyper(resolved, lr, hyper)
-    paths, values, norms, diverged_at, evals = _run(landscape, resolved, P0.astype(float), lr,
-                                                    num_steps, hyper)
-    if len(paths[0]) < num_steps + 1:  # everything diverged early: pad with the frozen points
-        pad = num_steps + 1 - len(paths[0])
-        paths = np.concatenate([paths, np.repeat(paths[:, -1:], pad, axis=1)], axis=1)
-        values = np.concatenate([values, np.repeat(values[:, -1:], pad, axis=1)], axis=1)
-        norms = np.concatenate([norms, np.repeat(norms[:, -1:], pad, axis=1)], axis=1)
-    diverged = diverged_at >= 0
-    if warn and np.any(diverged):
-        warnings.warn(f"{resolved.name} diverged on {landscape.name} for {int(diverged.sum())} "
-                      f"of {len(P0)} starts{_divergence_hint(landscape, resolved, lr)}",
-                      DivergenceWarning, stacklevel=2)
-    return TraceBatch(paths, values, norms, diverged, diverged_at, resolved.name, lr, evals)

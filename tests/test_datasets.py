@@ -310,3 +310,14 @@ def test_a_failed_download_is_explained_and_leaves_nothing(tmp_path):
     with pytest.raises(OSError, match="could not download .*train-images"):
         load_mnist(cache_dir=cache, download=True, url=(tmp_path / "empty").as_uri())
     assert list(cache.iterdir()) == []
+
+
+def test_gdlib_datasets_re_exports_splits_mnist_and_sequences():
+    """Split, MNIST and the sequence sets have their own modules; the old path still works."""
+    from gdlib import mnist, sequences, splits
+
+    for module in (splits, mnist, sequences):
+        for name in module.__all__:
+            assert name in datasets.__all__
+            assert getattr(datasets, name) is getattr(module, name)
+    assert all(hasattr(datasets, name) for name in datasets.__all__)

@@ -337,3 +337,17 @@ def test_trace_rejects_bad_input():
         trace_many(Q10, "sgd", np.zeros((3, 3)), lr=0.1, num_steps=5)
     with pytest.raises(ValueError, match="starts must have 2 dimension"):
         trace_many(Q10, "sgd", np.zeros(2), lr=0.1, num_steps=5)
+
+
+# --- module layout -----------------------------------------------------------------------------
+
+
+def test_gdlib_landscapes_re_exports_the_records_and_the_runner():
+    """The records and the runner live in their own modules; the old import path still works."""
+    from gdlib import landscape_types, landscapes, trajectories
+
+    for module in (landscape_types, trajectories):
+        for name in module.__all__:
+            assert name in landscapes.__all__
+            assert getattr(landscapes, name) is getattr(module, name)
+    assert all(hasattr(landscapes, name) for name in landscapes.__all__)
