@@ -24,13 +24,13 @@ import json
 
 import numpy as np
 
-from gdlib.plotting import RULE_COLORS, RULE_MARKERS
-from gdlib.widgets import (
-    _CONTEXT_COLOR, DPI, RULE_NAMES, TRAINING_BATCH_SIZES, TRAINING_LRS, TrainingSetup,
-    _check_choice, _check_rule, _check_steps, _fmt, _landscape_defaults, _landscape_runs,
-    _LandscapeFigure, _nearest, _resolve_landscape, _start_label, _TrainingFigure,
-    landscape_caption, training_caption, training_frame,
+from gdlib.explorer_figures import _CONTEXT_COLOR, DPI, _LandscapeFigure, _TrainingFigure
+from gdlib.explorer_runs import (
+    RULE_NAMES, TRAINING_BATCH_SIZES, TRAINING_LRS, TrainingSetup, _check_choice, _check_rule,
+    _check_steps, _fmt, _landscape_defaults, _landscape_runs, _nearest, _resolve_landscape,
+    _start_label, landscape_caption, training_caption, training_frame,
 )
+from gdlib.plotting import RULE_COLORS, RULE_MARKERS
 
 __all__ = ["StaticWidget", "static_landscape_explorer", "static_training_explorer"]
 

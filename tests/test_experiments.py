@@ -322,7 +322,8 @@ def test_trend():
         trend([1.0])
 
 
-@given(st.floats(-5, 5), st.floats(-5, 5))
+# A slope below ~1e-6 makes y vary by a few ulps of the intercept: rounding, not a line, sets R^2.
+@given(st.floats(-5, 5).filter(lambda s: s == 0 or abs(s) > 1e-6), st.floats(-5, 5))
 def test_fit_line_is_exact_on_a_line(slope, intercept):
     x = np.array([20.0, 32.0, 44.0, 56.0])
     fitted = fit_line(x, intercept + slope * x)

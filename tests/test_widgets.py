@@ -67,7 +67,8 @@ def static_landscape_frame(data: dict, rule: str, lr_index: int, start_index: in
 
 def test_import_works_without_ipywidgets(monkeypatch):
     monkeypatch.setitem(sys.modules, "ipywidgets", None)  # `import ipywidgets` now fails
-    for name in ("gdlib.widgets", "gdlib.static_widget"):
+    for name in ("gdlib.widgets", "gdlib.explorer_runs", "gdlib.explorer_figures",
+                 "gdlib.static_widget"):
         monkeypatch.delitem(sys.modules, name, raising=False)
     with pytest.raises(ImportError):
         import ipywidgets  # noqa: F401
