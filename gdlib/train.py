@@ -16,35 +16,33 @@ anything between is mini-batch gradient descent. The :class:`History` it returns
 loss at every step and after every epoch, accuracies, timings and gradient norms per layer, and
 whether (and where) training diverged.
 
+This module holds :func:`iterate_minibatches`, :func:`evaluate` and :func:`fit` (with the
+model shortcuts and error tests ``fit`` uses); :class:`History` and :class:`DivergenceWarning`
+live in :mod:`gdlib.history`, and the rule resolution, argument checks and parameter updaters
+in :mod:`gdlib.updaters`. All of those are re-exported here, so ``from gdlib.train import
+History, DivergenceWarning`` keeps working.
+
 Introduced in the chapter *Training a network: mini-batches, epochs and data*.
 """
 
 from __future__ import annotations
 
-import inspect
 import math
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterator
 
 import numpy as np
 
-from gdlib import optim
 from gdlib._validate import (
     _show, check_batch_size, check_lr, check_positive_int, check_positive_number, check_rng,
     check_examples,
 )
+from gdlib.history import DivergenceWarning, History, _drop_partial_epoch
+from gdlib.updaters import _check_grads, _check_hyper, _check_params, _make_updater, _resolve_rule
+from gdlib.updaters import _FlatUpdater, _PerArrayUpdater, _check_update  # noqa: F401  (re-exported)
 
 __all__ = ["DivergenceWarning", "History", "iterate_minibatches", "fit", "evaluate"]
-
-
-class DivergenceWarning(UserWarning):
-    """Training stopped because the loss blew up or a parameter stopped being finite.
-
-    A ``UserWarning`` (not a ``RuntimeWarning``), so that the course's test configuration,
-    which turns gdlib's RuntimeWarnings into errors, still lets a diverging run be inspected.
-    """
 
 
 def iterate_minibatches(X, y, batch_size: int | None, rng) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -94,96 +92,6 @@ def _batches(X: np.ndarray, y: np.ndarray, batch_size: int, rng: np.random.Gener
         yield X[start:start + batch_size], y[start:start + batch_size]
 
 
-@dataclass
-class History:
-    r"""What happened during :func:`fit`.
-
-    Per-epoch evaluation lists (``loss_per_epoch``, ``train_acc``, ``val_loss``, ``val_acc``)
-    start with the value *before* training (epoch 0), so entry ``e`` is after ``e`` epochs and
-    they have ``num_epochs + 1`` entries; ``epoch_time`` and each ``grad_norms`` list have one
-    entry per training epoch. A run that diverged keeps only complete epochs, and never holds a
-    NaN or infinite loss. ``fit(..., record_epoch_metrics=False)`` leaves the four evaluation
-    lists empty.
-
-    Attributes
-    ----------
-    loss_per_step : list of float
-        The mini-batch loss (with dropout, as trained on) at each step, before its update.
-    loss_per_epoch : list of float
-        The loss on the whole training set (``train=False``: no dropout) after each epoch:
-        one more pass over the data, not the mean of the epoch's batch losses (which
-        ``loss_per_step`` holds), so that every entry is the loss of one set of parameters.
-    train_acc, val_acc : list of float
-        ``model.score`` on the training and validation sets (accuracy, or :math:`R^2` for
-        regression); empty if the model has no ``score`` or no validation set was given.
-    val_loss : list of float
-        The validation loss after each epoch (empty without a validation set).
-    epoch_time : list of float
-        Wall-clock seconds (``time.perf_counter``) of each epoch's training steps, evaluation
-        excluded.
-    grad_norms : dict of str -> list of float
-        For each parameter name, the mean over the epoch's steps of :math:`\lVert g \rVert_2`.
-    steps : int
-        Number of parameter updates made.
-    gradient_evaluations : int
-        Number of per-example gradients computed (examples processed in training steps).
-    diverged : bool
-    diverged_at : int or None
-        Index of the step (from 0, as in ``loss_per_step``) at which divergence was detected.
-    message : str
-        One line saying how training ended.
-    config : dict
-        The rule, learning rate, batch size, number of epochs and hyperparameters used.
-    """
-
-    loss_per_step: list = field(default_factory=list)
-    loss_per_epoch: list = field(default_factory=list)
-    train_acc: list = field(default_factory=list)
-    val_acc: list = field(default_factory=list)
-    val_loss: list = field(default_factory=list)
-    epoch_time: list = field(default_factory=list)
-    grad_norms: dict = field(default_factory=dict)
-    steps: int = 0
-    gradient_evaluations: int = 0
-    diverged: bool = False
-    diverged_at: int | None = None
-    message: str = ""
-    config: dict = field(default_factory=dict)
-
-    @property
-    def final_loss(self) -> float:
-        """The training-set loss after the last complete epoch (NaN if there is none)."""
-        return self.loss_per_epoch[-1] if self.loss_per_epoch else math.nan
-
-    @property
-    def num_epochs(self) -> int:
-        """Number of complete training epochs."""
-        return len(self.epoch_time)
-
-    def as_dict(self) -> dict:
-        """Everything as plain Python containers (for JSON or a DataFrame of steps)."""
-        return asdict(self)
-
-    def to_rows(self) -> list[dict]:
-        """One dict per epoch (0 = before training): the table a chapter prints.
-
-        Keys: ``epoch``, ``loss``, and where recorded ``train_acc``, ``val_loss``, ``val_acc``,
-        ``epoch_time`` (None at epoch 0) and ``grad_norm[<name>]`` (None at epoch 0).
-        """
-        rows = []
-        for e, loss in enumerate(self.loss_per_epoch):
-            row = {"epoch": e, "loss": loss}
-            for key in ("train_acc", "val_loss", "val_acc"):
-                values = getattr(self, key)
-                if values:
-                    row[key] = values[e]
-            row["epoch_time"] = self.epoch_time[e - 1] if e > 0 else None
-            for name, norms in self.grad_norms.items():
-                row[f"grad_norm[{name}]"] = norms[e - 1] if e > 0 else None
-            rows.append(row)
-        return rows
-
-
 def _measure(model, X: np.ndarray, y: np.ndarray) -> tuple[float, float | None]:
     """(loss without dropout, score or None) on checked data.
 
@@ -208,183 +116,6 @@ def evaluate(model, X, y) -> tuple[float, float | None]:
     """
     X, y = check_examples(X, y)
     return _measure(model, X, y)
-
-
-def _resolve_rule(rule, init) -> tuple[str, Callable | None, Callable, dict]:
-    """(name, init, step, defaults) from a name, a Rule, an (init, step) pair or a bare step."""
-    if callable(rule) and not isinstance(rule, tuple):
-        name = getattr(rule, "__name__", "custom")
-        return name, init, rule, optim._keyword_defaults(rule)
-    if isinstance(rule, str) and rule not in optim.RULES:
-        raise ValueError(f"rule must be one of {', '.join(optim.RULES)}, a Rule, an (init, step) "
-                         f"pair or a step function, got rule={rule!r}")
-    resolved = optim.get_rule(rule)
-    return resolved.name, init if init is not None else resolved.init, resolved.step, resolved.defaults
-
-
-def _check_hyper(name: str, step: Callable, hyper: dict) -> None:
-    try:
-        inspect.signature(step).bind(None, None, None, lr=1.0, **hyper)
-    except ValueError:  # no signature to check against
-        pass
-    except TypeError as exc:
-        raise TypeError(f"rule {name!r} does not accept the arguments lr=..., "
-                        f"{', '.join(f'{k}={v!r}' for k, v in hyper.items())}: {exc}") from None
-
-
-def _check_update(name: str, key: str, x: np.ndarray, out) -> None:
-    """A step must return (x_new, state_new) with x_new shaped like x (checked on step 0)."""
-    if not (isinstance(out, tuple) and len(out) == 2):
-        raise TypeError(f"the step function of rule {name!r} must return a pair (x_new, state_new), "
-                        f"got {_show(out)} for params[{key!r}]")
-    if np.shape(out[0]) != x.shape:
-        raise ValueError(f"the step function of rule {name!r} returned x_new of shape "
-                         f"{np.shape(out[0])} for params[{key!r}] of shape {x.shape}")
-
-
-def _check_params(params) -> list[str]:
-    """The model's parameters must be a non-empty dict of float arrays (updated in place)."""
-    if not isinstance(params, dict) or not params:
-        raise TypeError(f"model.params must be a non-empty dict of float arrays, got {_show(params)}")
-    for key, value in params.items():
-        if not (isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.floating)
-                and value.flags.writeable):
-            raise TypeError(f"model.params[{key!r}] must be a writeable float numpy array "
-                            f"(fit updates it in place), got {_show(value)}")
-    return list(params)
-
-
-def _check_grads(params: dict, grads) -> None:
-    """On the first step: the model's gradients match its parameters key by key, shape by shape."""
-    if not isinstance(grads, dict):
-        raise TypeError(f"model.loss_and_grads must return (loss, grads) with grads a dict, "
-                        f"got grads={_show(grads)}")
-    for key, value in params.items():
-        if key not in grads:
-            raise KeyError(f"grads has no entry for parameter {key!r}; params has keys "
-                           f"{list(params)}, grads has {list(grads)}")
-        if np.shape(grads[key]) != value.shape:
-            raise ValueError(f"grads[{key!r}] must have the shape of params[{key!r}] "
-                             f"{value.shape}, got shape {np.shape(grads[key])}")
-
-
-class _PerArrayUpdater:
-    """Applies a rule to each parameter array with its own state: the general case.
-
-    ``__call__(grads, lr)`` adds each gradient's L2 norm to ``norm_sums``, computes every new
-    value, and only if all are finite writes them into the model's arrays (in place); it
-    returns None on success, or the reason it refused.
-    """
-
-    def __init__(self, name, init, step, params: dict, hyper: dict):
-        self.name, self.step, self.params, self.hyper = name, step, params, hyper
-        self.keys = list(params)
-        self.states = [init(params[k]) if init is not None else None for k in self.keys]
-        self.norm_sums = np.zeros(len(self.keys))
-        self.checked = False
-        self.grads_out = None  # the step may keep g (in its state): fresh gradients every step
-
-    def sync(self) -> None:
-        """Nothing to do: the model's arrays are read at every step."""
-
-    def __call__(self, grads: dict, lr: float) -> str | None:
-        updates = []
-        for i, key in enumerate(self.keys):
-            g = grads[key]
-            sq_norm = float(np.vdot(g, g))
-            if not math.isfinite(sq_norm):
-                return f"the gradient of {key} is not finite"
-            self.norm_sums[i] += math.sqrt(sq_norm)
-            x = self.params[key]
-            out = self.step(x, g, self.states[i], lr=lr, **self.hyper)
-            if not self.checked:
-                _check_update(self.name, key, x, out)
-            if not math.isfinite(float(np.sum(out[0]))):
-                return f"the update made {key} non-finite"
-            updates.append(out)
-        self.checked = True
-        for i, key in enumerate(self.keys):
-            self.params[key][...] = updates[i][0]
-            self.states[i] = updates[i][1]
-        return None
-
-
-class _FlatUpdater(_PerArrayUpdater):
-    """The same for a reference rule of :mod:`gdlib.optim`, applied once per step to all
-    parameters concatenated into one vector.
-
-    The reference rules act elementwise (Adam's step count is the same for every array), so
-    this gives bit for bit the result of one state per array, with a quarter of the calls for
-    a two-layer network. The first step after each :meth:`sync` goes through the rule's public
-    (checked) step; the next ones through the same arithmetic without the checks
-    (``optim._UNCHECKED``), since fit has checked everything they would (finite gradients,
-    finite parameters, valid hyperparameters and state).
-
-    A model that can write its gradients into given arrays gets :attr:`grads_out`, views of
-    one flat gradient vector, which then needs no concatenation.
-    """
-
-    def __init__(self, name, init, step, params: dict, hyper: dict):
-        self.name, self.step, self.params, self.hyper = name, step, params, hyper
-        self.unchecked = optim._UNCHECKED.get(step, step)
-        self.keys = list(params)
-        self.norm_sums = np.zeros(len(self.keys))
-        bounds = np.cumsum([0] + [params[k].size for k in self.keys]).tolist()
-        self.slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
-        self.sync()
-        self.state = init(self.theta)
-        self.grad = np.empty(self.theta.shape)
-        self.grads_out = None
-        if self.theta.dtype == np.float64:  # the dtype of gdlib's gradients
-            self.grads_out = {k: self.grad[part].reshape(params[k].shape)
-                              for k, part in zip(self.keys, self.slices)}
-
-    def sync(self) -> None:
-        """Re-read the model's arrays into the flat vector (keeping the rule's state)."""
-        for key in self.keys:
-            if not self.params[key].flags.c_contiguous:  # reshape would copy, not view
-                raise ValueError(f"model.params[{key!r}] was replaced by a non-contiguous array "
-                                 "during fit; update parameters in place instead")
-        self.flat_views = [self.params[k].reshape(-1) for k in self.keys]  # share memory
-        self.theta = np.concatenate(self.flat_views)
-        self.checked = False
-
-    def __call__(self, grads: dict, lr: float) -> str | None:
-        flat = []
-        norm_sums = self.norm_sums
-        written = grads is self.grads_out
-        for i, key in enumerate(self.keys):
-            g = grads[key]
-            sq_norm = float(np.vdot(g, g))
-            if not math.isfinite(sq_norm):
-                return f"the gradient of {key} is not finite"
-            norm_sums[i] += math.sqrt(sq_norm)
-            if not written:
-                flat.append(np.ravel(g))
-        g = self.grad if written else np.concatenate(flat)
-        if self.checked and g.shape == self.theta.shape:  # else the step explains
-            lr = lr if type(lr) is float else check_lr(lr)
-            theta, state = self.unchecked(self.theta, g.astype(self.theta.dtype, copy=False),
-                                          self.state, lr=lr, **self.hyper)
-        else:
-            theta, state = self.step(self.theta, g, self.state, lr=lr, **self.hyper)
-            self.checked = True
-        if not math.isfinite(theta.sum()):
-            return "the update made a parameter non-finite"
-        self.theta, self.state = theta, state
-        for view, part in zip(self.flat_views, self.slices):
-            view[...] = theta[part]
-        return None
-
-
-def _make_updater(name, init, step, params: dict, hyper: dict) -> _PerArrayUpdater:
-    """The flat updater for the reference rules on same-dtype float arrays, else per array."""
-    reference = any(step is r.step and init is r.init for r in optim.RULES.values())
-    dtypes = {p.dtype for p in params.values()}
-    contiguous = all(p.flags.c_contiguous for p in params.values())
-    if reference and contiguous and len(dtypes) == 1:
-        return _FlatUpdater(name, init, step, params, hyper)
-    return _PerArrayUpdater(name, init, step, params, hyper)
 
 
 def fit(model, X, y, *, rule="sgd", lr, num_epochs: int, batch_size: int | None = None, rng,
@@ -639,13 +370,3 @@ def _non_finite_error(exc: Exception) -> bool:
     """Whether an error is gdlib's refusal of NaN/inf values (see ``_validate.check_array``)."""
     text = str(exc)
     return "NaN" in text or "infinite" in text
-
-
-def _drop_partial_epoch(history: History) -> None:
-    """Remove the last epoch's entries so that every per-epoch list ends at a complete epoch."""
-    complete = len(history.epoch_time) - 1
-    history.epoch_time[complete:] = []
-    for norms in history.grad_norms.values():
-        norms[complete:] = []
-    for values in (history.loss_per_epoch, history.train_acc, history.val_loss, history.val_acc):
-        values[complete + 1:] = []

@@ -635,3 +635,17 @@ def test_fit_without_epoch_metrics_trains_the_same():
                                         "record_epoch_metrics='no'"):
         fit(LinearRegression(3, 0), *regression_data(), lr=0.1, num_epochs=1, rng=0,
             record_epoch_metrics="no")
+
+
+def test_train_re_exports_what_moved_to_history_and_updaters():
+    import gdlib.history
+    import gdlib.train
+    import gdlib.trajectories
+    import gdlib.updaters
+    assert gdlib.train.History is gdlib.history.History
+    assert gdlib.train.DivergenceWarning is gdlib.history.DivergenceWarning
+    assert gdlib.trajectories.DivergenceWarning is gdlib.history.DivergenceWarning
+    assert gdlib.train._drop_partial_epoch is gdlib.history._drop_partial_epoch
+    for name in ("_resolve_rule", "_check_hyper", "_check_update", "_check_params", "_check_grads",
+                 "_PerArrayUpdater", "_FlatUpdater", "_make_updater"):
+        assert getattr(gdlib.train, name) is getattr(gdlib.updaters, name)
