@@ -140,7 +140,8 @@ def _norms_case(seed: int, sizes: tuple, activation: str, init: str) -> Case:
 
 
 _NORMS = Spec("layer_gradient_norms", _reference_norms, _run_norms,
-              forbidden=("gdlib.train", "gdlib.experiments"),
+              forbidden=("gdlib.train", "gdlib.history", "gdlib.updaters", "gdlib.experiments",
+                         "gdlib.lab_results", "gdlib.lab_runs", "gdlib.lab_timing"),
               hint="Take the gradients from model.loss_and_grads(X, y) and the norm "
                    "np.linalg.norm(grads[f'W{l}']) of each layer's weight matrix.")
 

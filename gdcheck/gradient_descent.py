@@ -53,7 +53,9 @@ def _gradient_descent_case(seed: int, d: int) -> Case:
 
 
 _GRADIENT_DESCENT = Spec("gradient_descent", _reference_gradient_descent, _run_gradient_descent,
-                         forbidden=("gdlib.optim", "gdlib.landscapes", "gdlib.train", "gdlib.search"))
+                         forbidden=("gdlib.optim", "gdlib.landscapes", "gdlib.landscape_types",
+                                    "gdlib.trajectories", "gdlib.train", "gdlib.history",
+                                    "gdlib.updaters", "gdlib.search"))
 
 
 @public_check

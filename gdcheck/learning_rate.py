@@ -40,7 +40,7 @@ def _threshold_case(seed: int, d: int, kind: str) -> Case:
 
 
 _THRESHOLD = Spec("stability_threshold", _reference_threshold, _run_threshold,
-                  forbidden=("gdlib.landscapes",))
+                  forbidden=("gdlib.landscapes", "gdlib.landscape_types", "gdlib.trajectories"))
 
 
 @public_check

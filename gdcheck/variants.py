@@ -96,7 +96,8 @@ def _minibatch_case(seed: int, n: int, d: int, batch_size) -> Case:
 
 
 _MINIBATCHES = Spec(
-    "iterate_minibatches", _reference_minibatches, _run_minibatches, forbidden=("gdlib.train",),
+    "iterate_minibatches", _reference_minibatches, _run_minibatches,
+    forbidden=("gdlib.train", "gdlib.history", "gdlib.updaters"),
     validate=_validate_minibatches,
     hint=("Your epochs are valid but not in the reference's order: draw order = "
           "rng.permutation(n) once per call, then cut consecutive slices of X[order], y[order]."),
@@ -154,7 +155,8 @@ def _train_case(seed: int, n: int, d: int, batch_size) -> Case:
 
 
 _TRAIN = Spec("train", _reference_train, _run_train,
-              forbidden=("gdlib.train", "gdlib.model", "gdlib.losses", "gdlib.optim"),
+              forbidden=("gdlib.train", "gdlib.history", "gdlib.updaters", "gdlib.model",
+                         "gdlib.losses", "gdlib.optim"),
               hint="Check the gradient of the mean loss over the batch, and one update per batch.")
 
 
