@@ -2,7 +2,8 @@
 #
 #   make book           build the book into _build/html (chapters executed, cached)
 #   make book-cold      the same from an empty execution cache (to time a cold build)
-#   make test           venv + Chromium + book + student repo, then the whole pytest suite
+#   make test           venv (+ PyTorch CPU where at hand) + Chromium + book + student repo,
+#                       then the whole pytest suite
 #   make student-repo   write the student-facing repository to _build/student-repo (git-initialised)
 #   make clean          remove _build and caches (keeps .venv)
 #
@@ -26,10 +27,10 @@ PYTEST_ARGS   ?= $(shell $(PY) -c "import xdist" >/dev/null 2>&1 && echo "-n 2")
 # Recipes find the venv's tools first (nbgrader runs `alembic` by name, for instance).
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv chromium book book-cold test student-repo clean
+.PHONY: help venv torch chromium book book-cold test student-repo clean
 
 help:
-	@sed -n '2,10p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,11p' Makefile | sed 's/^# \{0,1\}//'
 
 # --- environment -------------------------------------------------------------------------------
 
@@ -40,6 +41,23 @@ $(VENV_STAMP): requirements.txt pyproject.toml
 	@echo "make: installing requirements.txt into $(VENV) (log: $(PIP_LOG))"
 	@$(PY) -m pip install --disable-pip-version-check -r requirements.txt >$(PIP_LOG) 2>&1 \
 	  || { cat $(PIP_LOG); echo "make: pip install failed (log above, also in $(PIP_LOG))"; exit 1; }
+	@touch $@
+
+# PyTorch's CPU build: an independent reference for the tests (tests/test_against_torch.py,
+# the torch.optim comparison in tests/test_optim.py) and a peer in benchmarks/bench_fit.py.
+# Optional and outside requirements.txt (students and Binder never need it): it is installed
+# where that wheel is at hand (this course's machines keep it on disk, found through pip's
+# configured find-links); elsewhere those tests skip and say why. The exact local version
+# `+cpu` keeps pip from falling back to PyPI's CUDA build of several GB.
+TORCH_SPEC    ?= torch==2.13.0+cpu
+TORCH_STAMP   := $(VENV)/.torch-tried
+
+torch: $(TORCH_STAMP)
+
+$(TORCH_STAMP): $(VENV_STAMP)
+	@echo "make: installing $(TORCH_SPEC) for the comparisons with PyTorch (log: $(VENV)/pip-torch.log)"
+	@$(PY) -m pip install --disable-pip-version-check "$(TORCH_SPEC)" >$(VENV)/pip-torch.log 2>&1 \
+	  || echo "make: $(TORCH_SPEC) is not available here (see $(VENV)/pip-torch.log); the comparisons with PyTorch will be skipped"
 	@touch $@
 
 # Debian's Chromium for the browser tests (playwright drives it; never `playwright install`).
@@ -68,7 +86,7 @@ student-repo: $(VENV_STAMP)
 
 # The book and the student repo are built first (the book tests and the leak test read them);
 # nbval runs every chapter and every solutions/ notebook from tests/test_notebooks.py.
-test: $(VENV_STAMP) chromium
+test: $(VENV_STAMP) $(TORCH_STAMP) chromium
 	$(MAKE) --no-print-directory book
 	$(MAKE) --no-print-directory student-repo
 	@# One BLAS thread per process: the two xdist workers already use both cores.
