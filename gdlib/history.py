@@ -41,7 +41,8 @@ class History:
     loss_per_epoch : list of float
         The loss on the whole training set (``train=False``: no dropout) after each epoch:
         one more pass over the data, not the mean of the epoch's batch losses (which
-        ``loss_per_step`` holds), so that every entry is the loss of one set of parameters.
+        ``loss_per_step`` holds and :meth:`mean_batch_loss_per_epoch` averages), so that every
+        entry is the loss of one set of parameters.
     train_acc, val_acc : list of float
         ``model.score`` on the training and validation sets (accuracy, or :math:`R^2` for
         regression); empty if the model has no ``score`` or no validation set was given.
@@ -88,6 +89,36 @@ class History:
     def num_epochs(self) -> int:
         """Number of complete training epochs."""
         return len(self.epoch_time)
+
+    def mean_batch_loss_per_epoch(self) -> list[float]:
+        r"""The mean of each complete epoch's batch losses, weighted by batch size.
+
+        For epoch :math:`e` with batches :math:`B_1, \dots, B_m` (sizes summing to :math:`n`)
+        and batch losses :math:`L_{B_j}` (``loss_per_step``, each before its update),
+
+        .. math::
+
+            \bar L_e = \frac{1}{n} \sum_{j=1}^{m} |B_j|\, L_{B_j},
+
+        what scikit-learn's ``MLPClassifier.loss_curve_`` (without its penalty term) and
+        Keras's epoch loss report. Unlike ``loss_per_epoch`` it costs no extra pass over the
+        data, so it is there even with ``fit(..., record_epoch_metrics=False)``; but it mixes
+        the losses of the epoch's successive parameters, so it lags behind the loss of the
+        parameters reached at the end of the epoch (the more steps per epoch, the more).
+
+        Returns
+        -------
+        list of float
+            One entry per complete epoch (entry ``e - 1`` is epoch ``e``; there is no epoch 0).
+        """
+        n, batch_size = self.config.get("n"), self.config.get("batch_size")
+        if not n or not batch_size:
+            raise ValueError("mean_batch_loss_per_epoch needs the History of a fit call "
+                             f"(config with n and batch_size), got config={self.config!r}")
+        sizes = [batch_size] * (n // batch_size) + ([n % batch_size] if n % batch_size else [])
+        steps, weights = len(sizes), [size / n for size in sizes]
+        return [math.fsum(w * loss for w, loss in zip(weights, self.loss_per_step[e * steps:]))
+                for e in range(self.num_epochs)]
 
     def as_dict(self) -> dict:
         """Everything as plain Python containers (for JSON or a DataFrame of steps)."""

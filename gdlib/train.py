@@ -186,9 +186,10 @@ def fit(model, X, y, *, rule="sgd", lr, num_epochs: int, batch_size: int | None 
         training set per epoch (a third of an epoch's arithmetic, which is a forward and a
         backward pass). ``False`` skips it, to time the training steps alone
         (``benchmarks/bench_fit.py`` does, beside the default): these four lists then stay
-        empty (``final_loss`` is NaN and ``to_rows()`` is empty), and divergence is detected
-        from the batch losses, gradients and updates only. The loss before training is still
-        computed, to check the data and set the divergence threshold.
+        empty (``final_loss`` is NaN and ``to_rows()`` is empty; the mean batch loss of each
+        epoch, what scikit-learn records, is still there: ``mean_batch_loss_per_epoch()``), and
+        divergence is detected from the batch losses, gradients and updates only. The loss
+        before training is still computed, to check the data and set the divergence threshold.
     callback : callable, optional
         ``callback(epoch, history)`` after each epoch (and after epoch 0); returning ``True``
         stops training.

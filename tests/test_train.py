@@ -307,6 +307,37 @@ def test_history_records_per_epoch_metrics():
     assert h.as_dict()["loss_per_step"] == h.loss_per_step
 
 
+def test_mean_batch_loss_per_epoch_replays_the_epochs_by_hand():
+    X, y = regression_data(n=30)
+    h = fit(LinearRegression(3, 0), X, y, lr=0.05, num_epochs=3, batch_size=8, rng=4,
+            record_epoch_metrics=False)
+    model, rng, expected = LinearRegression(3, 0), np.random.default_rng(4), []
+    for _ in range(3):  # fit's loop by hand: size-weighted batch losses, each before its update
+        total = 0.0
+        for X_b, y_b in iterate_minibatches(X, y, 8, rng):
+            loss, grads = model.loss_and_grads(X_b, y_b)
+            total += len(y_b) * loss
+            for key in model.params:
+                model.params[key] -= 0.05 * grads[key]
+        expected.append(total / 30)
+    np.testing.assert_allclose(h.mean_batch_loss_per_epoch(), expected, rtol=1e-12)
+    full = fit(LinearRegression(3, 0), X, y, lr=0.05, num_epochs=2, batch_size=None, rng=0)
+    assert full.mean_batch_loss_per_epoch() == pytest.approx(full.loss_per_step, rel=1e-15)
+    assert full.mean_batch_loss_per_epoch() == pytest.approx(full.loss_per_epoch[:-1], rel=1e-12)
+    with pytest.raises(ValueError, match="needs the History of a fit call"):
+        History().mean_batch_loss_per_epoch()
+
+
+def test_mean_batch_loss_per_epoch_leaves_out_the_epoch_a_divergence_cut_short():
+    X, y = regression_data(n=30)
+    with pytest.warns(DivergenceWarning):
+        h = fit(LinearRegression(3, 0), X, y, lr=1.0, num_epochs=50, batch_size=8, rng=0)
+    assert h.diverged and h.num_epochs == 2 and len(h.loss_per_step) == 2 * 4 + 3
+    means = h.mean_batch_loss_per_epoch()
+    assert len(means) == 2 and means[1] == pytest.approx(
+        (8 * sum(h.loss_per_step[4:7]) + 6 * h.loss_per_step[7]) / 30, rel=1e-12)
+
+
 def test_grad_norms_are_the_mean_norm_over_the_epoch():
     X, y = regression_data()
     model, ref = LinearRegression(3, 0), LinearRegression(3, 0)
