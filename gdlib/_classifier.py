@@ -1,8 +1,11 @@
-"""What every gdlib classifier shares once it has a ``forward`` giving logits (n, k)."""
+"""What every gdlib classifier shares once it has a ``forward`` giving logits (n, k), and the
+source of their dropout masks."""
 
 from __future__ import annotations
 
 import numpy as np
+
+from gdlib._validate import check_rng
 
 
 class LogitClassifier:
@@ -23,3 +26,16 @@ class LogitClassifier:
     def layer_names(self) -> list[str]:
         """The names of the layers, in order (the keys of ``layer_keys()``)."""
         return list(self.layer_keys())
+
+
+def _dropout_rng(rng, dropout: float, train: bool):
+    """The source of the dropout masks, or None when no mask is drawn (``train=False`` or
+    ``dropout=0``); an error naming ``rng`` when masks are needed and ``rng`` is None."""
+    if not (train and dropout > 0):
+        return None
+    if rng is None:
+        raise ValueError(
+            f"rng must be a numpy.random.Generator or an int seed when dropout={dropout} and "
+            "train=True (the dropout masks are random), got rng=None"
+        )
+    return check_rng(rng)

@@ -18,7 +18,7 @@ import numpy as np
 from gdlib._validate import (
     _show, check_fraction, check_lr, check_positive_int, check_positive_number,
 )
-from gdlib.conv import CNN
+from gdlib.cnn import CNN
 from gdlib.datasets import HOUSE_FEATURES, house_prices, load_digits, next_token, sentiment
 from gdlib.lab_results import (
     SEEDS, LabResult, _check_rows, _check_seeds, _grad_norms_first_epoch, _padded,
@@ -248,7 +248,7 @@ def regularization(strengths=((0.01, 0.01), (0.001, 0.01), (0.01, 0.001), (0.001
     r"""A small CNN on the digits for each ``(l1, l2)`` pair, trained by mini-batch SGD.
 
     The objective is :math:`J = \mathrm{CE} + \lambda_1 \sum_l \lVert W_l\rVert_1 +
-    \frac{\lambda_2}{2} \sum_l \lVert W_l \rVert_F^2` (:class:`gdlib.conv.CNN`).
+    \frac{\lambda_2}{2} \sum_l \lVert W_l \rVert_F^2` (:class:`gdlib.cnn.CNN`).
 
     Returns
     -------

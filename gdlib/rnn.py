@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gdlib._classifier import LogitClassifier
+from gdlib._classifier import LogitClassifier, _dropout_rng
 from gdlib._validate import (
     check_array,
     check_fraction,
@@ -179,18 +179,6 @@ def clip_by_global_norm(grads: dict, max_norm: float):
     norm = float(np.sqrt(sum(float(np.sum(g * g)) for g in arrays.values())))
     scale = min(1.0, max_norm / norm) if norm > 0 else 1.0
     return {name: g * scale for name, g in arrays.items()}, norm
-
-
-def _dropout_rng(rng, dropout: float, train: bool):
-    """The source of the dropout mask, or None when no mask is drawn."""
-    if not (train and dropout > 0):
-        return None
-    if rng is None:
-        raise ValueError(
-            f"rng must be a numpy.random.Generator or an int seed when dropout={dropout} and "
-            "train=True (the dropout mask is random), got rng=None"
-        )
-    return check_rng(rng)
 
 
 def _embedding_grad(tokens, dinputs, vocab_size: int) -> np.ndarray:

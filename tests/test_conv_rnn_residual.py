@@ -458,3 +458,14 @@ def test_copy_is_independent():
         for key in model.params:
             twin.params[key] += 1.0
             assert not np.allclose(twin.params[key], model.params[key])
+
+
+def test_cnn_moved_to_its_own_module_and_the_old_path_still_works():
+    import gdlib.cnn
+    import gdlib.conv
+    from gdlib import _classifier, rnn
+
+    assert gdlib.conv.CNN is gdlib.cnn.CNN and "CNN" in gdlib.conv.__all__
+    assert gdlib.cnn._dropout_rng is rnn._dropout_rng is _classifier._dropout_rng
+    with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
+        gdlib.conv.nothing  # noqa: B018
