@@ -57,7 +57,7 @@ torch: $(TORCH_STAMP)
 $(TORCH_STAMP): $(VENV_STAMP)
 	@echo "make: installing $(TORCH_SPEC) for the comparisons with PyTorch (log: $(VENV)/pip-torch.log)"
 	@$(PY) -m pip install --disable-pip-version-check "$(TORCH_SPEC)" >$(VENV)/pip-torch.log 2>&1 \
-	  || echo "make: $(TORCH_SPEC) is not available here (see $(VENV)/pip-torch.log); the comparisons with PyTorch will be skipped"
+	  || echo "make: $(TORCH_SPEC) is not available here (see $(VENV)/pip-torch.log); the comparisons with PyTorch will be skipped (rm $(TORCH_STAMP) to try again)"
 	@touch $@
 
 # Debian's Chromium for the browser tests (playwright drives it; never `playwright install`).

@@ -58,6 +58,7 @@ def _timed(run):
 
 def run_gdlib(data, *, batch_size, lr, epochs, seed, record_epoch_metrics=True):
     model = MLP(SIZES, "relu", rng=seed)
+
     def train():
         history = fit(model, data.X_train, data.y_train, rule="sgd", lr=lr, num_epochs=epochs,
                       batch_size=batch_size, rng=seed, record_epoch_metrics=record_epoch_metrics)
