@@ -6,7 +6,8 @@
 - release: only the notebooks and allowed data files reach students and sandboxes;
 - the gradebook: re-running gives the same scores and keeps manual grades; an interruption keeps
   every grade already committed; ``python -m grading grade`` prints a progress bar and the
-  summary table and writes grades.csv; ``make grade`` runs it.
+  summary table and writes grades.csv; ``make grade`` runs it;
+- an assignment of two notebooks: each scored and given feedback on its own, a missing one 0.
 """
 
 from __future__ import annotations
@@ -287,6 +288,35 @@ def test_the_command_line_prints_progress_and_the_summary_table(small_course):
     assert csv[0].split(",")[:4] == ["assignment", "duedate", "timestamp", "student_id"]
     assert len(csv) == 4
     assert (course / "feedback" / "alice" / ASSIGNMENT / f"{ASSIGNMENT}.html").is_file()
+
+
+def test_an_assignment_of_two_notebooks_is_graded_notebook_by_notebook(tmp_path):
+    """Each notebook is scored on its own, its feedback written, and a missing one scores 0."""
+    from grading import grade_assignment
+    from grading.gradebook import load_course, read_scores
+    course = make_course(tmp_path)
+    source = course / "solutions" / ASSIGNMENT
+    shutil.copy2(source / f"{ASSIGNMENT}.ipynb", source / "part2.ipynb")
+    plan = Plan(course)
+    reference, untouched = plan.reference(), plan.notebook()
+    write_submissions(course, {
+        "both": {f"{ASSIGNMENT}.ipynb": reference, "part2.ipynb": reference},
+        "half": {f"{ASSIGNMENT}.ipynb": reference, "part2.ipynb": untouched},
+        "one": {f"{ASSIGNMENT}.ipynb": reference},
+    })
+    report = grade_assignment(ASSIGNMENT, course, workers=2, timeout=60)
+    results = {r.student: r for r in report.results}
+    full = plan.max_score
+    assert {name: r.score for name, r in results.items()} == {"both": 2 * full, "half": full, "one": full}
+    assert all(r.max_score == 2 * full and r.status == "graded" for r in results.values())
+    assert set(results["half"].scores) == {ASSIGNMENT, "part2"}
+    assert sum(s for s in results["half"].scores["part2"].values() if s) == 0
+    assert any("part2.ipynb is missing" in note for note in results["one"].notes), results["one"].notes
+    scores = read_scores(load_course(course), ASSIGNMENT)
+    assert {name: scores[name]["score"] for name in results} == {"both": 2 * full, "half": full, "one": full}
+    for name in ("both", "half"):
+        folder = course / "feedback" / name / ASSIGNMENT
+        assert (folder / f"{ASSIGNMENT}.html").is_file() and (folder / "part2.html").is_file()
 
 
 @pytest.mark.parametrize("argv, match", [
