@@ -5,10 +5,14 @@ its globals or closure) to a forbidden gdlib function, and :class:`Watcher` reco
 ``sys.setprofile``, every frame of a forbidden gdlib module that runs while the student's code
 runs. Callbacks handed to the student's code may use gdlib through :func:`allow_gdlib`. The state
 NamedTuples of gdlib.optim are part of the exercises' interface and always allowed.
+
+:func:`reference_helpers` lends the student's function gdlib's version of the other exercise
+functions it builds on, so that one bug is charged to one function.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import inspect
@@ -58,18 +62,61 @@ class Watcher:
 
 def allow_gdlib(fn: Callable) -> Callable:
     """Wrap a callback handed to the student's function (a loss ``f``, a ``grad``) so that the
-    gdlib code it runs is not mistaken for delegation."""
+    gdlib code it runs is not mistaken for delegation. A generator it returns (gdlib's
+    ``iterate_minibatches``) is unwatched while it runs too."""
     @functools.wraps(fn)
     def callback(*args, **kwargs):
-        watcher = Watcher.active[-1] if Watcher.active else None
-        if watcher is not None:
-            watcher.paused += 1
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            if watcher is not None:
-                watcher.paused -= 1
+        with _paused():
+            result = fn(*args, **kwargs)
+        return _paused_generator(result) if inspect.isgenerator(result) else result
     return callback
+
+
+@contextlib.contextmanager
+def _paused():
+    watcher = Watcher.active[-1] if Watcher.active else None
+    if watcher is not None:
+        watcher.paused += 1
+    try:
+        yield
+    finally:
+        if watcher is not None:
+            watcher.paused -= 1
+
+
+def _paused_generator(generator):
+    while True:
+        with _paused():
+            try:
+                item = next(generator)
+            except StopIteration:
+                return
+        yield item
+
+
+@contextlib.contextmanager
+def reference_helpers(fn, helpers: tuple[tuple[str, Callable], ...]):
+    """While the block runs, the global names ``fn`` calls its helpers by are gdlib's references.
+
+    ``helpers`` holds ``(name, reference)`` pairs. A name is replaced only where the student's
+    namespace defines it (``fn.__globals__``) and is put back afterwards, so ``train`` is checked
+    with the reference ``iterate_minibatches`` and a bug in the student's ``iterate_minibatches``
+    costs the points of that function's own test only. The references run under
+    :func:`allow_gdlib`: using them is not delegation.
+    """
+    namespace = getattr(fn, "__globals__", None)
+    saved = {}
+    try:
+        for name, reference in helpers if namespace is not None else ():
+            if name in namespace:
+                saved[name] = namespace[name]
+                lent = allow_gdlib(reference)
+                lent.lent_by_gdcheck = True  # a grader that runs fn elsewhere runs it there too
+                namespace[name] = lent
+        yield
+    finally:
+        for name, value in saved.items():
+            namespace[name] = value
 
 
 def _forbidden_object(obj, modules: tuple[str, ...]) -> str | None:

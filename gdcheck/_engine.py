@@ -37,7 +37,7 @@ from typing import Callable
 
 import numpy as np
 
-from gdcheck._delegation import Watcher, delegation_message, static_delegation
+from gdcheck._delegation import Watcher, delegation_message, reference_helpers, static_delegation
 from gdcheck.catalogue import Mistake, mistakes_for
 
 import gdlib
@@ -85,6 +85,9 @@ class Spec:
     forbidden: tuple[str, ...] = ()
     validate: Callable[[Outputs], str | None] | None = None  # properties; sees outputs.inputs
     hint: str = ""  # appended when a difference matches no known mistake
+    # (name, gdlib reference) of the exercise's other functions that this one calls: while the
+    # student's function runs, it calls the references instead (one bug, one function)
+    helpers: tuple[tuple[str, Callable], ...] = ()
     rtol: float = 1e-6
     atol: float = 1e-9
     rtol32: float = 2e-5
@@ -239,7 +242,7 @@ def execute(spec: Spec, impl: Callable, case: Case, *, student: bool = False) ->
     watcher = Watcher(spec.forbidden if student else ())
     with quiet() as caught:
         try:
-            with watcher:
+            with watcher, reference_helpers(impl, spec.helpers if student else ()):
                 outputs = spec.run(impl, inputs)
         except Failure:
             raise

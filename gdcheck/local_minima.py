@@ -316,8 +316,8 @@ def _global_case(seed: int) -> Case:
 
 _ANNEALING = Spec("simulated_annealing", _reference_annealing, _run_annealing,
                   forbidden=("gdlib.search",), validate=_validate_annealing,
-                  hint="simulated_annealing uses your acceptance_probability and temperature: "
-                       "make their tests pass first.")
+                  helpers=(("acceptance_probability", search.acceptance_probability),
+                           ("temperature", search.temperature)))
 
 
 @public_check

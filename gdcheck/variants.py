@@ -157,7 +157,8 @@ def _train_case(seed: int, n: int, d: int, batch_size) -> Case:
 _TRAIN = Spec("train", _reference_train, _run_train,
               forbidden=("gdlib.train", "gdlib.history", "gdlib.updaters", "gdlib.model",
                          "gdlib.losses", "gdlib.optim"),
-              hint="Check the gradient of the mean loss over the batch, and one update per batch.")
+              hint="Check the gradient of the mean loss over the batch, and one update per batch.",
+              helpers=(("iterate_minibatches", _reference_minibatches),))
 
 
 @public_check
@@ -168,7 +169,8 @@ def check_train(train, *, seeds=(0,), shapes=((23, 3), (17, 2))):
 
     For every seed, with ``(n, d) = shapes[i % len(shapes)]``, tries ``batch_size`` None (batch
     gradient descent), n (the same), 1 (stochastic) and 5 (mini-batch). ``X`` and ``y`` must not
-    be modified.
+    be modified. While it runs, the name ``iterate_minibatches`` is gdlib's reference, so a bug
+    in your ``iterate_minibatches`` is charged to that function's test only.
     """
     cases = []
     for i, seed in enumerate(seeds):

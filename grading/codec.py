@@ -3,8 +3,17 @@
 Values cross the boundary as a tree of tagged JSON nodes. Plain data (None, bool, int, float,
 str, bytes, complex, list, tuple, dict, set, numpy arrays and scalars of numeric, bool or string
 dtype, named tuples, numpy Generators by their state) is copied; an iterator or generator is
-drained into a list (at most ``MAX_ITEMS`` items); anything else (a function, an object) travels
-as a *reference* that the other side can only call or ask for an attribute. Conversion never
+drained into a list (at most ``MAX_ITEMS`` items).
+
+*Course values travel as the real thing* (fidelity: student code must receive exactly what a test
+cell would pass it in a plain notebook): a function of gdlib or a numpy ufunc travels by its name
+and is looked up on the other side; an instance of a gdlib class (a model, a landscape) travels
+by value, its class by name and its attributes as a tree, and is rebuilt as an instance of that
+class. Only modules of :data:`COURSE_PACKAGES` are ever looked up, so no other name can be
+imported through the codec.
+
+Anything else (a function, an object) travels as a *reference* that the other side can only call
+or ask for an attribute. Conversion never
 trusts an object's own methods: ``float.__float__``, ``dict.items`` etc. of the base type read a
 subclass's real contents, so an object whose comparisons or conversions "always succeed" arrives
 as whatever it really holds. The grader decodes with limits on depth, size and dtypes, so a
@@ -32,6 +41,57 @@ MAX_NODES = 2_000_000
 MAX_ITEMS = 100_000
 MAX_STRING = 16 << 20
 SAFE_KINDS = set("biufcUSmM")
+COURSE_PACKAGES = ("gdlib",)
+
+
+# -- course values, by name ---------------------------------------------------------------------
+
+def _is_course_module(module) -> bool:
+    if not isinstance(module, str) or len(module) > 200:
+        return False
+    parts = module.split(".")
+    return parts[0] in COURSE_PACKAGES and all(p.isidentifier() and not p.startswith("__")
+                                               for p in parts)
+
+
+def lookup(module: str, qualname: str):
+    """The object ``module.qualname`` of a course module, or None (nothing else is imported)."""
+    parts = qualname.split(".") if isinstance(qualname, str) and len(qualname) <= 200 else []
+    if not _is_course_module(module) or not parts or not all(
+            p.isidentifier() and not p.startswith("__") for p in parts):
+        return None
+    import importlib
+    try:
+        obj = importlib.import_module(module)
+    except ImportError:
+        return None
+    for part in parts:
+        obj = inspect.getattr_static(obj, part, None)
+        if obj is None:
+            return None
+    return obj
+
+
+def course_function(v) -> tuple[str, str] | None:
+    """(module, qualname) of a gdlib function that its name finds again, else None."""
+    if not isinstance(v, (types.FunctionType, types.BuiltinFunctionType)):
+        return None
+    module, qualname = getattr(v, "__module__", None), getattr(v, "__qualname__", None)
+    if _is_course_module(module) and isinstance(qualname, str) and lookup(module, qualname) is v:
+        return module, qualname
+    return None
+
+
+def _course_class(cls) -> tuple[str, str] | None:
+    """(module, qualname) of a gdlib class whose instances can travel by value, else None."""
+    module, qualname = getattr(cls, "__module__", None), getattr(cls, "__qualname__", None)
+    if not (_is_course_module(module) and isinstance(qualname, str)):
+        return None
+    if issubclass(cls, (tuple, type, BaseException)) or "__slots__" in cls.__dict__:
+        return None
+    if cls.__dictoffset__ == 0 or lookup(module, qualname) is not cls:
+        return None
+    return module, qualname
 
 
 # -- references ---------------------------------------------------------------------------------
@@ -202,6 +262,16 @@ class Codec:
                                         for x in (v.start, v.stop, v.step)]}
         if v is Ellipsis:
             return {"t": "ellipsis"}
+        named = course_function(v)
+        if named is not None:
+            return {"t": "fn", "module": named[0], "name": named[1]}
+        if isinstance(v, np.ufunc) and getattr(np, v.__name__, None) is v:
+            return {"t": "ufunc", "name": v.__name__}
+        course_class = _course_class(t)
+        if course_class is not None:
+            attributes = dict(object.__getattribute__(v, "__dict__"))
+            return {"t": "obj", "module": course_class[0], "name": course_class[1],
+                    "v": self._enc(attributes, blobs, state, depth + 1)}
         if self.drain_iterators and (isinstance(v, types.GeneratorType) or (
                 hasattr(t, "__next__") and hasattr(t, "__iter__") and not callable(v))):
             items = []
@@ -330,6 +400,19 @@ class Codec:
             return slice(*self._list(node, blobs, depth))
         if tag == "ellipsis":
             return Ellipsis
+        if tag == "fn":
+            fn = lookup(node.get("module"), node.get("name"))
+            if not (isinstance(fn, (types.FunctionType, types.BuiltinFunctionType))
+                    and not isinstance(fn, type)):
+                raise ProtocolError("unknown course function")
+            return fn
+        if tag == "ufunc":
+            fn = getattr(np, str(node.get("name")), None)
+            if not isinstance(fn, np.ufunc):
+                raise ProtocolError("unknown numpy ufunc")
+            return fn
+        if tag == "obj":
+            return self._course_object(node, blobs, depth)
         if tag == "own":
             return self.refs.get(node.get("id"))
         if tag == "ref":
@@ -352,6 +435,17 @@ class Codec:
                 for p in params[:100]])
         except (TypeError, ValueError, KeyError):
             return None
+
+    def _course_object(self, node, blobs, depth):
+        cls = lookup(node.get("module"), node.get("name"))
+        if not (isinstance(cls, type) and _course_class(cls) is not None):
+            raise ProtocolError("unknown course class")
+        attributes = self._dec(node.get("v"), blobs, depth + 1)
+        if not (isinstance(attributes, dict) and all(type(k) is str for k in attributes)):
+            raise ProtocolError("a course object's attributes must be a dict of names")
+        obj = object.__new__(cls)
+        object.__getattribute__(obj, "__dict__").update(attributes)
+        return obj
 
     def _dtype(self, node) -> np.dtype:
         try:
@@ -389,6 +483,106 @@ class Codec:
         if key not in self._namedtuples:
             self._namedtuples[key] = collections.namedtuple(name, fields)
         return tuple.__new__(self._namedtuples[key], items)
+
+
+# -- arguments changed in place -----------------------------------------------------------------
+
+def holds_mutable(value) -> bool:
+    """Whether a call could change ``value`` in place (so the other side must mirror it)."""
+    if isinstance(value, tuple):
+        return any(holds_mutable(v) for v in tuple.__iter__(value))
+    return (isinstance(value, (np.ndarray, list, dict, set, np.random.Generator))
+            or _course_class(type(value)) is not None)
+
+
+class InPlace:
+    """Fingerprints of a call's arguments, to report the ones the call changed in place.
+
+    ``snap`` must be a Codec that does not drain iterators (a fingerprint must not consume an
+    iterator the call has yet to read).
+    """
+
+    def __init__(self, snap: Codec, args, kwargs):
+        self.snap = snap
+        self.args, self.kwargs = args, kwargs
+        self.before = [self._fingerprint(a) for a in args]
+        self.before_kw = {k: self._fingerprint(v) for k, v in kwargs.items()}
+
+    def _fingerprint(self, value) -> str | None:
+        if not holds_mutable(value):
+            return None
+        try:
+            return fingerprint(*self.snap.encode(value))
+        except Exception:
+            return None
+
+    def changed(self, blobs: list[bytes]) -> list:
+        """[[kind, key, tree], ...] for the arguments that changed, their data added to ``blobs``."""
+        out = []
+        where = [("arg", i, a, self.before[i]) for i, a in enumerate(self.args)]
+        where += [("kwarg", k, v, self.before_kw[k]) for k, v in self.kwargs.items()]
+        for kind, key, value, before in where:
+            if before is None or self._fingerprint(value) == before:
+                continue
+            try:
+                tree, _ = self.snap.encode(value, blobs)
+            except Exception:
+                continue
+            out.append([kind, key, tree])
+        return out
+
+
+def apply_changes(changed, args, kwargs, decode) -> None:
+    """Mirror the in-place changes the other side reported (``InPlace.changed``) on our arguments."""
+    for entry in changed or []:
+        if not (isinstance(entry, list) and len(entry) == 3):
+            continue
+        kind, key, subtree = entry
+        if kind == "arg" and type(key) is int and 0 <= key < len(args):
+            write_back(args[key], decode(subtree))
+        elif kind == "kwarg" and isinstance(key, str) and key in kwargs:
+            write_back(kwargs[key], decode(subtree))
+
+
+def write_back(target, new) -> object:
+    """Make ``target`` hold ``new`` in place where possible; return what should replace it."""
+    if isinstance(target, np.ndarray) and isinstance(new, np.ndarray):
+        if target.shape == new.shape and target.flags.writeable:
+            try:
+                np.copyto(target, new, casting="unsafe")
+                return target
+            except (TypeError, ValueError):
+                return new
+        return new
+    if isinstance(target, np.random.Generator) and isinstance(new, np.random.Generator):
+        if type(target.bit_generator) is type(new.bit_generator):
+            target.bit_generator.state = new.bit_generator.state
+        return target
+    if type(target) is type(new) and _course_class(type(target)) is not None:
+        write_back(object.__getattribute__(target, "__dict__"), object.__getattribute__(new, "__dict__"))
+        return target
+    if isinstance(target, dict) and isinstance(new, dict):
+        for key in [k for k in target if k not in new]:
+            del target[key]
+        for key, value in new.items():
+            target[key] = write_back(target[key], value) if key in target else value
+        return target
+    if isinstance(target, list) and isinstance(new, list):
+        if len(target) == len(new):
+            for i, value in enumerate(new):
+                target[i] = write_back(target[i], value)
+        else:
+            target[:] = new
+        return target
+    if isinstance(target, tuple) and isinstance(new, tuple) and len(target) == len(new):
+        for old, value in zip(target, new):
+            write_back(old, value)
+        return target
+    if isinstance(target, set) and isinstance(new, set):
+        target.clear()
+        target.update(new)
+        return target
+    return new
 
 
 # -- exceptions ---------------------------------------------------------------------------------

@@ -99,8 +99,50 @@ class StudentFunction(StudentObject):
     def __call__(self, *args, **kwargs):
         return self._bridge.call(self, args, kwargs)
 
+    @property
+    def __globals__(self):
+        return StudentGlobals(self._bridge, self)
+
     def __repr__(self):
         return f"<function {self.__qualname__}>"
+
+
+class StudentGlobals:
+    """The global names of a student's function, as ``fn.__globals__`` gives them in a notebook:
+    read and set in the sandbox. A gdlib reference that gdcheck lends the function
+    (``gdcheck._delegation.reference_helpers``) travels by name and runs in the sandbox."""
+
+    def __init__(self, bridge: Bridge, function: StudentFunction):
+        self._bridge, self._function = bridge, function
+
+    def _get(self, name: str) -> dict:
+        return self._bridge.globals(self._function, get=[name])
+
+    def __contains__(self, name) -> bool:
+        return isinstance(name, str) and name in self._get(name)
+
+    def __getitem__(self, name: str):
+        values = self._get(name)
+        if name not in values:
+            raise KeyError(name)
+        return values[name]
+
+    def get(self, name: str, default=None):
+        return self._get(name).get(name, default)
+
+    def __setitem__(self, name: str, value) -> None:
+        self.update({name: value})
+
+    def update(self, mapping: dict) -> None:
+        plain, lent = {}, {}
+        for name, value in mapping.items():
+            reference = getattr(value, "__wrapped__", None)
+            named = codec.course_function(reference) if getattr(value, "lent_by_gdcheck", False) else None
+            if named is not None:
+                lent[name] = list(named)
+            else:
+                plain[name] = value
+        self._bridge.globals(self._function, set=plain, lend=lent)
 
 
 def _proxy_class(type_name: str, is_callable: bool) -> type:
@@ -158,46 +200,6 @@ def forget_student_files() -> None:
         linecache.cache.pop(_STUDENT_FILES.pop(), None)
 
 
-# -- in-place changes ---------------------------------------------------------------------------
-
-def write_back(target, new) -> object:
-    """Make ``target`` hold ``new`` in place where possible; return what should replace it."""
-    if isinstance(target, np.ndarray) and isinstance(new, np.ndarray):
-        if target.shape == new.shape and target.flags.writeable:
-            try:
-                np.copyto(target, new, casting="unsafe")
-                return target
-            except (TypeError, ValueError):
-                return new
-        return new
-    if isinstance(target, np.random.Generator) and isinstance(new, np.random.Generator):
-        if type(target.bit_generator) is type(new.bit_generator):
-            target.bit_generator.state = new.bit_generator.state
-        return target
-    if isinstance(target, dict) and isinstance(new, dict):
-        for key in [k for k in target if k not in new]:
-            del target[key]
-        for key, value in new.items():
-            target[key] = write_back(target[key], value) if key in target else value
-        return target
-    if isinstance(target, list) and isinstance(new, list):
-        if len(target) == len(new):
-            for i, value in enumerate(new):
-                target[i] = write_back(target[i], value)
-        else:
-            target[:] = new
-        return target
-    if isinstance(target, tuple) and isinstance(new, tuple) and len(target) == len(new):
-        for old, value in zip(target, new):
-            write_back(old, value)
-        return target
-    if isinstance(target, set) and isinstance(new, set):
-        target.clear()
-        target.update(new)
-        return target
-    return new
-
-
 # -- the bridge ---------------------------------------------------------------------------------
 
 class Bridge:
@@ -212,6 +214,8 @@ class Bridge:
         self.refs = codec.RefTable()
         self.codec = codec.Codec(self.refs, self._remote, self._own, trusted=False,
                                     resolve_namedtuple=_grader_namedtuple, max_bytes=sandbox.max_bytes)
+        self.snap_codec = codec.Codec(self.refs, self._remote, self._own, trusted=False,
+                                      max_bytes=sandbox.max_bytes, drain_iterators=False)
         self.deadline = float("inf")
         self.generation = 0
         self.flags: list[str] = []
@@ -220,7 +224,7 @@ class Bridge:
 
     def restarted(self) -> None:
         self.generation += 1
-        self.refs = self.codec.refs = codec.RefTable()
+        self.refs = self.codec.refs = self.snap_codec.refs = codec.RefTable()
 
     def _remote(self, meta: dict, ref: int):
         return _proxy_class(str(meta.get("type", "object")), bool(meta.get("callable")))(self, ref, meta)
@@ -259,12 +263,15 @@ class Bridge:
         except protocol.ProtocolError as exc:
             self.sandbox.stop()
             raise SandboxDied(f"the sandbox broke the protocol: {exc}") from None
+        in_place = codec.InPlace(self.snap_codec, args, kwargs)
         try:
             value = function(*args, **kwargs)
             tree, rblobs = self.codec.encode(value)
         except Exception as exc:
-            return {"op": "error", "exc": codec.encode_exception(exc)}, []
-        return {"op": "result", "value": tree}, rblobs
+            rblobs = []
+            return {"op": "error", "exc": codec.encode_exception(exc),
+                    "changed": in_place.changed(rblobs)}, rblobs
+        return {"op": "result", "value": tree, "changed": in_place.changed(rblobs)}, rblobs
 
     def _decode(self, tree, blobs):
         try:
@@ -299,6 +306,18 @@ class Bridge:
             raise_student_error(reply.get("exc") or {})
         return self._decode(reply.get("value"), blobs)
 
+    def globals(self, proxy: StudentFunction, *, get=(), set=None, lend=None) -> dict:
+        self._check_generation(proxy)
+        header = {"op": "globals", "ref": proxy._ref, "get": list(get), "lend": lend or {}}
+        blobs: list[bytes] = []
+        if set:
+            header["set"], blobs = self.codec.encode(dict(set))
+        reply, rblobs = self.request(header, blobs)
+        if reply.get("op") == "error":
+            raise_student_error(reply.get("exc") or {})
+        values = self._decode(reply.get("value"), rblobs)
+        return values if isinstance(values, dict) else {}
+
     def call(self, proxy: StudentFunction, args: tuple, kwargs: dict):
         self._check_generation(proxy)
         watcher = _forbidden_watcher()
@@ -312,15 +331,8 @@ class Bridge:
                 watcher.hits.append(hit)
             if hit not in self.hits:
                 self.hits.append(hit)
-        for entry in reply.get("changed") or []:
-            if not (isinstance(entry, list) and len(entry) == 3):
-                continue
-            kind, key, subtree = entry
-            new = self._decode(subtree, rblobs)
-            if kind == "arg" and type(key) is int and 0 <= key < len(args):
-                write_back(args[key], new)
-            elif kind == "kwarg" and isinstance(key, str) and key in kwargs:
-                write_back(kwargs[key], new)
+        codec.apply_changes(reply.get("changed"), args, kwargs,
+                            lambda subtree: self._decode(subtree, rblobs))
         if reply.get("op") == "error":
             if (reply.get("exc") or {}).get("type") == "MemoryError":
                 self.memory_errors += 1

@@ -10,7 +10,11 @@ with the instructor's files hidden) and talks to the grader over one socket
 - ``call``: call a referenced object (a student's function) with plain-data arguments; reply
   with the result as plain data, the arguments the call changed in place (so the grader can
   mirror them), and the gdlib functions it used when the grader named some as forbidden;
-- ``getattr`` on a referenced object, and ``shutdown``.
+- ``getattr`` on a referenced object;
+- ``globals``: read or set global names of a student's function (what ``fn.__globals__`` gives a
+  check in a plain notebook), or *lend* it gdlib's reference of a helper: while a check runs
+  ``train``, its ``iterate_minibatches`` is gdlib's, run here, outside the delegation watch;
+- ``shutdown``.
 
 Test cells never come here: the grader runs them in its own process, so nothing in this process
 can see, rewrite or intercept them. What this program reports about tampering (a replaced numpy
@@ -21,6 +25,7 @@ depend on it.
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import socket
@@ -64,8 +69,12 @@ class Runner:
         return GraderObject(self, ref, meta)
 
     def request_callback(self, ref: int, args, kwargs):
+        """Call the grader's function ``ref``; mirror what it changed in place (a Generator it
+        drew from, an array it filled) on our arguments, as a plain call would have."""
         tree, blobs = self.codec.encode([list(args), kwargs])
         header, blobs = self.request({"op": "callback", "ref": ref, "args": tree}, blobs)
+        codec.apply_changes(header.get("changed"), args, kwargs,
+                            lambda subtree: self.codec.decode(subtree, blobs))
         if header.get("op") == "error":
             raise _rebuild_exception(header.get("exc") or {})
         return self.codec.decode(header.get("value"), blobs)
@@ -100,7 +109,7 @@ class Runner:
     def dispatch(self, header: dict, blobs) -> None:
         op = header.get("op")
         handler = {"exec": self.op_exec, "resolve": self.op_resolve, "call": self.op_call,
-                   "getattr": self.op_getattr, "ping": lambda h, b: ({"op": "result"}, [])}.get(op)
+                   "getattr": self.op_getattr, "globals": self.op_globals, "ping": lambda h, b: ({"op": "result"}, [])}.get(op)
         if handler is None:
             reply, rblobs = {"op": "error", "exc": {"type": "ValueError", "message": f"unknown op {op!r}"}}, []
         else:
@@ -161,11 +170,63 @@ class Runner:
             return {"op": "error", "exc": self._exception(exc)}, []
         return {"op": "result", "value": tree}, rblobs
 
+    def op_globals(self, header, blobs):
+        fn = self.refs.get(header.get("ref"))
+        namespace = getattr(fn, "__globals__", None)
+        if not isinstance(namespace, dict):
+            return {"op": "error", "exc": {"type": "AttributeError", "base": "Exception",
+                                           "message": "this object has no __globals__"}}, []
+        try:
+            updates = self.codec.decode(header["set"], blobs) if "set" in header else {}
+            for name, (module, qualname) in (header.get("lend") or {}).items():
+                helper = codec.lookup(module, qualname)
+                if not callable(helper):
+                    raise ValueError(f"nothing to lend at {module}.{qualname}")
+                updates[name] = self._lent(helper)
+            names = [n for n in header.get("get") or [] if isinstance(n, str)]
+            with Capture(0):
+                tree, rblobs = self.codec.encode({n: namespace[n] for n in names if n in namespace})
+        except Exception as exc:
+            return {"op": "error", "exc": codec.encode_exception(exc)}, []
+        namespace.update({k: v for k, v in updates.items() if isinstance(k, str)})
+        return {"op": "result", "value": tree}, rblobs
+
+    def _lent(self, helper):
+        """gdlib's ``helper``, run outside the delegation watch of the call that uses it (a
+        generator it returns too, while it runs)."""
+        runner = self
+
+        class Paused:
+            def __enter__(self):
+                self.watch = runner.watch.current
+                if self.watch is not None:
+                    self.watch.paused += 1
+
+            def __exit__(self, *exc):
+                if self.watch is not None:
+                    self.watch.paused -= 1
+                return False
+
+        def paused_generator(generator):
+            while True:
+                with Paused():
+                    try:
+                        item = next(generator)
+                    except StopIteration:
+                        return
+                yield item
+
+        def lent(*args, **kwargs):
+            with Paused():
+                result = helper(*args, **kwargs)
+            return paused_generator(result) if inspect.isgenerator(result) else result
+        lent.__name__ = lent.__qualname__ = helper.__name__
+        return lent
+
     def op_call(self, header, blobs):
         fn = self.refs.get(header.get("ref"))
         args, kwargs = self.codec.decode(header.get("args"), blobs)
-        before = [self._fingerprint(a) for a in args]
-        before_kw = {k: self._fingerprint(v) for k, v in kwargs.items()}
+        in_place = codec.InPlace(self.snap_codec, args, kwargs)
         forbidden = tuple(sorted(str(m) for m in header.get("forbidden") or []))
         watch = DelegationWatch(self.watch, forbidden)
         key = (id(fn), forbidden)
@@ -186,12 +247,8 @@ class Runner:
                     rblobs = []
         finally:
             self.watch.current = None
-        changed = []
         with self.watch.internal():
-            for i, a in enumerate(args):
-                changed += self._changed(("arg", i), a, before[i], rblobs)
-            for k, v in kwargs.items():
-                changed += self._changed(("kwarg", k), v, before_kw[k], rblobs)
+            changed = in_place.changed(rblobs)
         self.calls += 1
         if self.calls % 25 == 0:  # the next cell is checked anyway; a full check costs milliseconds
             self.watch.check_tampering()
@@ -202,33 +259,9 @@ class Runner:
             reply["value"] = value
         return reply, rblobs
 
-    def _fingerprint(self, value) -> str | None:
-        if not _holds_mutable(value):
-            return None
-        try:
-            return codec.fingerprint(*self.snap_codec.encode(value))
-        except Exception:
-            return None
-
-    def _changed(self, where, value, before: str | None, blobs: list[bytes]) -> list:
-        """[kind, key, tree] if the call changed the argument in place (so the grader mirrors it)."""
-        if before is None or self._fingerprint(value) == before:
-            return []
-        try:
-            tree, _ = self.snap_codec.encode(value, blobs)
-        except Exception:
-            return []
-        return [[where[0], where[1], tree]]
-
     def _exception(self, exc: BaseException) -> dict:
         frame = codec.student_frame(exc.__traceback__, self.library_dirs)
         return codec.encode_exception(exc, frame)
-
-
-def _holds_mutable(value) -> bool:
-    if isinstance(value, tuple):
-        return any(_holds_mutable(v) for v in tuple.__iter__(value))
-    return isinstance(value, (np.ndarray, list, dict, set, np.random.Generator))
 
 
 class GraderObject:

@@ -90,6 +90,7 @@ class DelegationWatch:
 
     def __init__(self, watchers, modules):
         self.watchers, self.files, self.hits = watchers, {}, []
+        self.paused = 0  # > 0 while a reference helper the grader lent runs (not delegation)
         self.profile = self._profile  # one bound method, so that the identity check below holds
         for name in modules:
             if isinstance(name, str) and name.startswith("gdlib"):
@@ -99,7 +100,7 @@ class DelegationWatch:
                     pass
 
     def _profile(self, frame, event, arg):
-        if event == "call":
+        if event == "call" and not self.paused:
             module = self.files.get(frame.f_code.co_filename)
             if module is not None:
                 hit = f"{module}.{frame.f_code.co_qualname}"

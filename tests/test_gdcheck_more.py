@@ -184,7 +184,7 @@ def _named(check, fn, key, **kwargs):
 @given(seed=st.integers(0, 2**31 - 1))
 def test_any_seed_passes_the_annealer_and_names_a_temperature_one_step_ahead(seed):
     gdcheck.check_simulated_annealing(reference("local-minima")["simulated_annealing"], seeds=(seed,))
-    ns = student(wv.submissions("local-minima")["temp-off-by-one"], "local-minima")
+    ns = student(wv.submissions("local-minima")["sa-temperature-ahead"], "local-minima")
     _named(gdcheck.check_simulated_annealing, ns["simulated_annealing"], "sa-temperature-ahead",
            seeds=(seed,))
 
@@ -220,15 +220,22 @@ def test_any_seed_passes_dropout_and_names_its_mistakes(seed):
 
 
 @pytest.mark.parametrize("key", ["ap-sign", "ap-always", "temp-off-by-one", "temp-linear"])
-def test_a_wrong_helper_fails_the_annealers_test_cells_too(key):
-    """nbgrader zeroes the annealer's cells for these mistakes (tests/test_exercises.py)."""
+def test_a_wrong_helper_costs_only_its_own_points(key):
+    """One bug, one function: the annealer is checked with gdlib's helpers lent to it, so a
+    correct annealer passes its cells beside a wrong helper, and the helper's own cell fails."""
     nb = notebook("local-minima")
     ns = student(wv.submissions("local-minima")[key], "local-minima")
-    cells = [c for c in nb.cells if wv.is_test(c) and "simulated_annealing" in c.source]
-    assert len(cells) == 2
-    for cell in cells:
-        with pytest.raises(AssertionError, match="simulated_annealing"):
-            exec(cell.source, dict(ns))
+    annealer = [c for c in nb.cells if wv.is_test(c) and "simulated_annealing" in c.source]
+    assert len(annealer) == 2
+    helper = MISTAKES[key].function
+    theirs = ns["simulated_annealing"].__globals__[helper]
+    for cell in annealer:
+        exec(cell.source, dict(ns))
+    assert ns["simulated_annealing"].__globals__[helper] is theirs  # put back after the check
+    own = [c for c in nb.cells if wv.is_test(c) and f"check_{helper}(" in c.source]
+    assert own
+    with pytest.raises(AssertionError, match=helper):
+        exec(own[0].source, dict(ns))
 
 
 # -- messages for mistakes the catalogue does not list ------------------------------------------
@@ -330,10 +337,12 @@ def test_mistakes_outside_the_catalogue_get_a_message_that_says_what_is_wrong(
 
 
 def test_an_exception_in_a_helper_names_the_helper_and_its_line():
-    ns = student("def temperature(t, *, T0, cooling):\n    return T0 * cooling ** t / (t - t)\n",
-                 "local-minima")
+    source = ANNEALER.format(proposal="propose(step_size, len(x), rng)", test="rng.random() < p",
+                             result="np.array(path)")
+    source += "\n\ndef propose(step_size, d, rng):\n    return step_size * rng.standard_normal(d) * (1 / (d - d))\n"
+    ns = student(source, "local-minima")
     with pytest.raises(AssertionError, match=r"(?s)simulated_annealing raised ZeroDivisionError.*"
-                                             r"in temperature, line 2"):
+                                             r"in propose, line \d+"):
         gdcheck.check_simulated_annealing(ns["simulated_annealing"])
 
 
@@ -348,7 +357,7 @@ def test_a_nan_path_fails_cleanly(capfd):
 
 
 def test_messages_never_show_hidden_seeds():
-    ns = student(wv.submissions("local-minima")["temp-off-by-one"], "local-minima")
+    ns = student(wv.submissions("local-minima")["sa-temperature-ahead"], "local-minima")
     with pytest.raises(AssertionError) as caught:
         gdcheck.check_simulated_annealing(ns["simulated_annealing"], seeds=(987654,))
     message = str(caught.value)
