@@ -128,12 +128,26 @@ def snapshot(inputs: dict) -> dict:
     return {name: arr.copy() for key, value in inputs.items() for name, arr in _arrays(value, key)}
 
 
+# An input "changed in place" when it moved by more than the rounding of undoing a change (x[i] += h,
+# then x[i] -= 2 * h, then x[i] += h can leave x a few units in the last place away).
+ROUNDING_RTOL, ROUNDING_ATOL = 1e-12, 1e-15
+
+
 def changed(inputs: dict, before: dict) -> list[str]:
-    """Names of the arrays in ``inputs`` that differ from their ``before`` snapshot."""
+    """Names of the arrays in ``inputs`` that differ from their ``before`` snapshot by more than
+    rounding (see ``ROUNDING_RTOL``)."""
     now = dict(a for key, value in inputs.items() for a in _arrays(value, key))
     return [name for name, old in before.items()
-            if name in now and (now[name].shape != old.shape
-                                or not np.array_equal(now[name], old, equal_nan=True))]
+            if name in now and (now[name].shape != old.shape or not _within_rounding(now[name], old))]
+
+
+def _within_rounding(now: np.ndarray, old: np.ndarray) -> bool:
+    if np.array_equal(now, old, equal_nan=True):
+        return True
+    if not (np.issubdtype(old.dtype, np.floating) and np.issubdtype(now.dtype, np.floating)):
+        return False
+    with np.errstate(all="ignore"):
+        return bool(np.all(np.isclose(now, old, rtol=ROUNDING_RTOL, atol=ROUNDING_ATOL, equal_nan=True)))
 
 
 def _fmt(value) -> str:
@@ -215,6 +229,11 @@ def _array_difference(spec: Spec, key: str, a, b, axis: str | None = None) -> st
         return f"{head} (relative error {relative:.3g})"
     return (f"{head} (largest absolute error {np.max(error):.3g}, largest relative error "
             f"{relative:.3g}; {int((~close).sum())} of {b.size} entries differ)")
+
+
+def is_pair(value) -> bool:
+    """Whether ``value`` is the pair the notebooks ask for: a tuple (named or not) or a list of two."""
+    return isinstance(value, (tuple, list)) and len(value) == 2
 
 
 def as_array(value, what: str) -> np.ndarray:

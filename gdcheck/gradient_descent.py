@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gdcheck._engine import Case, Failure, Outputs, Spec, as_array, public_check, verify
+from gdcheck._engine import Case, Failure, Outputs, Spec, as_array, is_pair, public_check, verify
 from gdlib import gradcheck, optim
 from gdlib.model import MLP
 
@@ -125,7 +125,7 @@ def _reference_two_layer(X, y, params):
 
 def _run_two_layer(impl, inputs):
     result = impl(inputs["X"], inputs["y"], inputs["params"])
-    if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict)):
+    if not (is_pair(result) and isinstance(result[1], dict)):
         raise Failure("two_layer_backward must return a pair (loss, grads) with grads a dict, "
                       f"got {type(result).__name__}")
     loss, grads = result

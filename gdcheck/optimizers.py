@@ -14,7 +14,7 @@ import inspect
 
 import numpy as np
 
-from gdcheck._engine import Case, Failure, Outputs, Spec, public_check, verify
+from gdcheck._engine import Case, Failure, Outputs, Spec, is_pair, public_check, verify
 from gdlib import optim
 
 RULE_NAMES = ("momentum", "nesterov", "adagrad", "rmsprop", "adam")
@@ -61,7 +61,7 @@ def _run_steps(rule: str):
         x, state, out = inputs["x"], inputs["state"], Outputs()
         for k, g in enumerate(inputs["gradients"], start=1):
             result = impl(x, g, state, lr=inputs["lr"], **inputs["hyper"])
-            if not (isinstance(result, tuple) and len(result) == 2):
+            if not is_pair(result):
                 raise Failure(f"{rule}_step must return a pair (x_new, state_new), "
                               f"got {type(result).__name__}")
             x, state = result

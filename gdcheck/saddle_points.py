@@ -69,6 +69,9 @@ def _random_hessian(rng, d: int, kind: str) -> np.ndarray:
     size = rng.uniform(0.2, 5.0, size=d)
     if kind == "zero":
         return np.zeros((d, d))
+    if kind == "badly scaled":  # eigenvalue 1e9 beside ones below tau = 1e-8 * 1e9 = 10: degenerate
+        size[:] = rng.uniform(0.5, 5.0, size=d)
+        size[int(rng.integers(d))] = 1e9
     signs = {"minimum": np.ones(d), "maximum": -np.ones(d)}.get(kind)
     if signs is None:
         signs = rng.permutation(np.resize([1.0, -1.0] if "saddle" in kind else [1.0], d))
@@ -85,7 +88,7 @@ def _random_hessian(rng, d: int, kind: str) -> np.ndarray:
 
 def _classify_case(seed: int, d: int) -> Case:
     kinds = ["minimum", "maximum", "maximum", "saddle", "saddle", "degenerate psd",
-             "degenerate nsd", "zero"] + (["saddle with a zero"] if d >= 3 else [])
+             "degenerate nsd", "zero", "badly scaled"] + (["saddle with a zero"] if d >= 3 else [])
 
     def make():
         rng = np.random.default_rng([seed, 21, d])

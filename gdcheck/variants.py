@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gdcheck._engine import Case, Failure, Outputs, Spec, as_array, public_check, verify
+from gdcheck._engine import Case, Failure, Outputs, Spec, as_array, is_pair, public_check, verify
 from gdcheck.catalogue import EPOCH, LABELS, NEXT_EPOCH, SAME_SEED, SIZES, _logistic_gradient
 from gdlib import optim
 from gdlib.train import iterate_minibatches as _reference_minibatches
@@ -33,7 +33,7 @@ def _epoch(batches, n: int, d: int, full: bool):
     for batch in iterator:
         if len(sizes) > n:
             raise Failure(f"iterate_minibatches gave more than {n} batches for {n} examples")
-        if not (isinstance(batch, tuple) and len(batch) == 2):
+        if not is_pair(batch):
             raise Failure(f"each batch must be a pair (X_batch, y_batch), got {type(batch).__name__}")
         X_b, y_b = as_array(batch[0], "X_batch"), as_array(batch[1], "y_batch")
         if X_b.ndim != 2 or X_b.shape[1] != d or y_b.shape != (len(X_b),):
@@ -136,7 +136,7 @@ def _reference_train(X, y, *, batch_size, lr, num_epochs, rng):
 def _run_train(impl, inputs):
     result = impl(inputs["X"], inputs["y"], batch_size=inputs["batch_size"], lr=inputs["lr"],
                   num_epochs=inputs["num_epochs"], rng=np.random.default_rng(inputs["seed"]))
-    if not (isinstance(result, tuple) and len(result) == 2):
+    if not is_pair(result):
         raise Failure(f"train must return a pair (w, b), got {type(result).__name__}")
     return Outputs({"w": as_array(result[0], "w"), "b": as_array(result[1], "b")})
 

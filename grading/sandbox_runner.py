@@ -279,6 +279,11 @@ class GraderObject:
         return f"<function {self.__qualname__}>"
 
 
+# A student's code (and its error messages) sees what it would see in a notebook: a function, not
+# the grader's machinery ("'function' object has no attribute '__code__'").
+GraderObject.__name__ = GraderObject.__qualname__ = "function"
+
+
 def _local_namedtuple(module: str, name: str, fields: tuple):
     if not (module == "gdlib" or module.startswith("gdlib.")):
         return None

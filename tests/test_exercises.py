@@ -8,9 +8,15 @@ for all its submissions:
 - ``blank``: the student version untouched -> zero;
 - ``wrong-<k>``: answer cells where functions are replaced by wrong variants of
   tests/wrong_variants (one per catalogue mistake; mistakes in unrelated functions share a
-  submission) -> zero on every test cell that checks an affected function (the function and the
-  answer functions that call it), full marks elsewhere, and the autograded notebook names each
-  mistake in the output of the cells that check its function.
+  submission) -> zero on every test cell that checks the wrong function, full marks elsewhere
+  (one bug, one function: a function that builds on another is checked with gdlib's version of
+  it), and the autograded notebook names each mistake in the output of the cells that check it;
+- ``honest-<name>``: correct answers written from the student notebook's text alone
+  (tests/honest_answers, never from solutions/) -> full marks.
+
+**Differential test**: the same submissions are then graded by ``make grade``'s grader
+(grading.grade_assignment) in a throw-away copy of the course, and every test cell of every
+submission must get the same score from both graders.
 
 The scores come from the gradebook (nbgrader.api.Gradebook). The committed exercises/ must equal
 a fresh ``generate_assignment`` cell by cell and hold no solution, hidden test or marker, and the
@@ -35,6 +41,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+import honest_answers
 import wrong_variants as wv
 from conftest import REPO_ROOT
 from gdcheck.catalogue import MISTAKES
@@ -72,11 +79,10 @@ def cells_naming(nb, functions) -> set[str]:
 def plan(assignment: str) -> list[dict]:
     """The wrong submissions: mistakes packed so that their affected test cells do not overlap."""
     nb = wv.read(assignment)
-    dependents = wv.dependents(nb)
     submissions: list[dict] = []
     for key in wv.submissions(assignment):
         function = MISTAKES[key].function
-        affected = cells_naming(nb, dependents[function])
+        affected = cells_naming(nb, [function])
         for sub in submissions:
             if function not in sub["mistakes"] and not affected & set(sub["zero"]):
                 break
@@ -142,14 +148,31 @@ def grade(assignment: str, course: Path) -> dict:
     submissions = plan(assignment)
     students = {"reference": {}, "blank": None}
     students.update({s["student"]: s["mistakes"] for s in submissions})
+    honest = honest_answers.submissions(assignment)
     for student, mistakes in students.items():
         answers = None if mistakes is None else answer_sources(nb, mistakes, assignment)
         write_submission(release, course / "submitted" / student / assignment / f"{assignment}.ipynb", answers)
+    for name, source in honest.items():
+        answers = honest_answers.answer_cells(nb, source)
+        write_submission(release, course / "submitted" / f"honest-{name}" / assignment / f"{assignment}.ipynb",
+                         answers)
+        students[f"honest-{name}"] = {}
+    # make grade's grader on the same submissions, in a throw-away copy of the course
+    ours_course = course.parent / f"{course.name}-make-grade"
+    make_exercises.make_course(ours_course, [assignment])
+    shutil.copytree(course / "submitted", ours_course / "submitted")
     paths = [str(REPO_ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))  # the kernels import this gdcheck
     make_exercises.nbgrader(course, "autograde", assignment, "--force", env=env)
     if assignment == FEEDBACK_ASSIGNMENT:
         make_exercises.nbgrader(course, "generate_feedback", assignment, "--force", env=env)
+
+    from grading import grade_assignment
+    from grading.gradebook import load_course, read_scores
+    with venv_on_path():
+        grade_assignment(assignment, ours_course, workers=2, feedback=False)
+        ours = read_scores(load_course(ours_course), assignment)
+    shutil.rmtree(ours_course, ignore_errors=True)
 
     from nbgrader.api import Gradebook
     results = {}
@@ -161,6 +184,9 @@ def grade(assignment: str, course: Path) -> dict:
                 "scores": {g.name: [g.score, g.max_score] for g in notebook.grades},
                 "outputs": {wv.nbgrader_meta(c)["grade_id"]: output_text(c)
                             for c in autograded.cells if wv.is_test(c)},
+                "make_grade": {g: [v[0], notebook_max.get(g)] for g, v in
+                               ours.get(student, {}).get("grades", {}).items()
+                               for notebook_max in [{x.name: x.max_score for x in notebook.grades}]},
             }
     feedback = {student: path.read_text(encoding="utf-8") for student in students
                 for path in (course / "feedback" / student / assignment).glob("*.html")}
@@ -247,6 +273,35 @@ def test_the_reference_solution_gets_full_marks(assignment, graded):
     assert scores and all(score == top for score, top in scores.values()), scores
     outputs = graded(assignment)["results"]["reference"]["outputs"]
     assert all("agree with the reference" in text for text in outputs.values()), outputs
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_honest_answers_get_full_marks(assignment, graded):
+    """Correct answers written from the notebook's text alone, in many styles (loops and
+    vectorised, float32, lists and tuples, restoring or copying inputs) get every point."""
+    results = graded(assignment)["results"]
+    honest = {s: r for s, r in results.items() if s.startswith("honest-")}
+    assert len(honest) >= 5, f"only {len(honest)} honest alternatives for {assignment}"
+    problems = [f"{student}: {grade_id} scored {score}/{top}; its output: {r['outputs'][grade_id][-400:]!r}"
+                for student, r in honest.items() for grade_id, (score, top) in r["scores"].items()
+                if score != top]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_make_grade_scores_every_cell_as_plain_nbgrader_does(assignment, graded):
+    """The differential test: reference, blank, every catalogued wrong variant and every honest
+    alternative get the same score per test cell from make grade and from nbgrader autograde."""
+    results = graded(assignment)["results"]
+    problems = []
+    for student, r in results.items():
+        plain = {g: score for g, (score, _) in r["scores"].items()}
+        ours = {g: score for g, (score, _) in r["make_grade"].items()}
+        if plain != ours:
+            differ = {g: (plain.get(g), ours.get(g)) for g in set(plain) | set(ours)
+                      if plain.get(g) != ours.get(g)}
+            problems.append(f"{student}: (nbgrader, make grade) = {differ}")
+    assert len(results) >= 7 and not problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)

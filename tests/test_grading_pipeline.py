@@ -7,7 +7,9 @@
 - the gradebook: re-running gives the same scores and keeps manual grades; an interruption keeps
   every grade already committed; ``python -m grading grade`` prints a progress bar and the
   summary table and writes grades.csv; ``make grade`` runs it;
-- an assignment of two notebooks: each scored and given feedback on its own, a missing one 0.
+- an assignment of two notebooks: each scored and given feedback on its own, a missing one 0;
+- fidelity: student code in the sandbox receives real gdlib models and functions, Generators
+  whose draws by a callback carry over, and helpers gdcheck lends it.
 """
 
 from __future__ import annotations
@@ -152,6 +154,91 @@ def test_the_sandbox_runs_without_root_or_without_its_zygote(tmp_path, as_root, 
         assert reply["outputs"][0]["text"].strip() == sandbox.box
         assert bridge.resolve(["twice"])["twice"](np.arange(3)).tolist() == [0, 2, 4]
         assert (sandbox.zygote is not None) == use_zygote
+        sandbox.close()
+    finally:
+        cleanup_runtime(iso)
+
+
+# -- fidelity: student code gets the real thing ---------------------------------------------------
+
+FIDELITY_ANSWERS = """
+import numpy as np
+
+def norms(model, X, y):                      # a gdlib model, used as in a notebook
+    _, grads = model.loss_and_grads(X, y)
+    return {name: float(np.linalg.norm(grads[w])) for name, (w, _) in model.layer_keys().items()}
+
+def kind(model):
+    from gdlib.model import MLP
+    return type(model).__name__, isinstance(model, MLP), model._f.__module__
+
+def apply(fn, z):                            # a gdlib function, called here
+    return fn.__module__, fn(z)
+
+def two_epochs(batches, X, y, rng):          # a grader's callback that draws from rng
+    first = [b[1].tolist() for b in batches(X, y, 2, rng)]
+    second = [b[1].tolist() for b in batches(X, y, 2, rng)]
+    return first, second
+
+def grow(model):                             # an in-place change to a model
+    model.params["b1"] += 1.0
+
+def missing(f):
+    return f.no_such_attribute
+
+def uses_helper(x):
+    return helper(x) + 1
+
+def helper(x):
+    return -1000
+"""
+
+
+def test_student_code_receives_real_course_objects_and_functions(tmp_path):
+    """What crosses to student code is exactly what the test cell passes in a notebook: a gdlib
+    model it can call methods of, gdlib functions, a Generator whose draws by a callback are
+    seen by the next call; in-place changes come back; error messages name no grader class."""
+    import time
+
+    import gdlib.activations
+    from gdcheck._delegation import reference_helpers
+    from gdlib.model import MLP
+    from gdlib.train import iterate_minibatches
+    from grading.proxies import Bridge
+    from grading.sandbox import Sandbox, cleanup_runtime, prepare_runtime
+    iso = prepare_runtime(tmp_path, [])
+    try:
+        sandbox = Sandbox(iso, 7, memory_mb=1024)
+        sandbox.start()
+        bridge = Bridge(sandbox)
+        bridge.deadline = time.monotonic() + 120
+        reply = bridge.exec(FIDELITY_ANSWERS)
+        assert not any(o.get("output_type") == "error" for o in reply["outputs"]), reply
+        fns = bridge.resolve(["norms", "kind", "apply", "two_epochs", "grow", "missing", "uses_helper"])
+        rng = np.random.default_rng(3)
+        model = MLP((4, 5, 3), "tanh", rng=rng)
+        X, y = rng.normal(size=(6, 4)), rng.integers(0, 3, size=6)
+        grads = model.loss_and_grads(X, y)[1]
+        expected = {n: float(np.linalg.norm(grads[w])) for n, (w, _) in model.layer_keys().items()}
+        assert fns["norms"](model, X, y) == expected
+        assert fns["kind"](model) == ("MLP", True, "gdlib.activations")
+        module, value = fns["apply"](gdlib.activations.relu, np.array([-1.0, 2.0]))
+        assert module == "gdlib.activations" and value.tolist() == [0.0, 2.0]
+        X2, y2 = np.zeros((4, 1)), np.arange(4.0)
+        first, second = fns["two_epochs"](iterate_minibatches, X2, y2, np.random.default_rng(0))
+        plain_rng = np.random.default_rng(0)
+        plain = [[b[1].tolist() for b in iterate_minibatches(X2, y2, 2, plain_rng)] for _ in range(2)]
+        assert [first, second] == plain and first != second
+        before = model.params["b1"].copy()
+        fns["grow"](model)
+        assert np.array_equal(model.params["b1"], before + 1.0)
+        with pytest.raises(AttributeError) as caught:
+            fns["missing"](lambda z: z)
+        assert "GraderObject" not in str(caught.value) and "'function' object" in str(caught.value)
+        assert fns["uses_helper"](1) == -999
+        with reference_helpers(fns["uses_helper"], (("helper", gdlib.activations.relu),)):
+            assert fns["uses_helper"](np.array([2.0])).tolist() == [3.0]
+        assert fns["uses_helper"](1) == -999  # the student's helper is back
         sandbox.close()
     finally:
         cleanup_runtime(iso)
