@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .batch import REPO_ROOT, grade_assignment
+from .batch import REPO_ROOT, DiskFull, grade_assignment
 from .report import Progress, table
 
 
@@ -33,6 +33,11 @@ def _grade(args) -> int:
             bar["bar"].close()
         print("interrupted: every grade shown so far is committed to the gradebook", file=sys.stderr)
         return 130
+    except DiskFull as exc:
+        if "bar" in bar:
+            bar["bar"].close()
+        print(f"stopped: {exc}", file=sys.stderr)
+        return 1
     if "bar" in bar:
         bar["bar"].close()
     print(report.isolation)

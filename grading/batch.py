@@ -10,13 +10,19 @@
 6. nbgrader's CSV export writes ``grades.csv`` at the course root, and the report is returned
    (and written to ``autograded/grading-report-<id>.csv``).
 
-Every submission ends with a status (graded, timed out, crashed, malformed, flagged) and a reason,
-whatever it contains: the batch always finishes.
+Every submission ends with a status (graded, timed out, crashed, malformed, flagged, refused,
+not recorded) and a reason, whatever it contains: the batch always finishes. Nothing a
+submission folder holds is trusted: a folder or timestamp that is a symbolic link, a timestamp
+that is not a date (or not a file), a folder name that is no valid student id are reported for
+that student alone; a grade the gradebook cannot take is that student's "not recorded"; a disk
+about to fill stops the batch before a grade is lost.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +38,7 @@ from .submission import Options, Result
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STARTUP_SECONDS = 120.0
+MIN_FREE_BYTES = 64 << 20  # below this much free disk, no further grade is attempted
 
 
 @dataclass
@@ -50,6 +57,28 @@ class BatchReport:
         return {r.student: r for r in self.results}
 
 
+def _record(writer, course, result: Result, folder: Path, notebooks: dict, assignment: str) -> Result:
+    """Commit ``result`` to the gradebook; what cannot be recorded becomes that student's status
+    (the batch goes on). A disk about to fill stops the batch first (grades so far are kept)."""
+    free = shutil.disk_usage(course.root).free
+    if free < MIN_FREE_BYTES:
+        raise DiskFull(f"only {free >> 20} MB free on the disk of {course.root}: grading stopped "
+                       "before a grade could be lost; every grade reported so far is committed")
+    timestamp, note = read_timestamp(folder)
+    if note:
+        result.notes.append(note)
+    try:
+        writer.write(result, timestamp)
+    except Exception as exc:
+        why = f"the gradebook could not record this grade ({type(exc).__name__}: {str(exc)[:200]})"
+        return _refused(result.student, notebooks, assignment, why, status="not recorded")
+    return result
+
+
+class DiskFull(RuntimeError):
+    """The course's disk is nearly full: the batch stops before a grade is lost."""
+
+
 def _failed(task: dict, notebooks: dict, assignment: str, why: str) -> Result:
     result = Result(task["student"], assignment)
     for name, cells in notebooks.items():
@@ -63,17 +92,72 @@ def _failed(task: dict, notebooks: dict, assignment: str, why: str) -> Result:
     return result.finish()
 
 
-def submission_folders(course, assignment: str, students=None) -> dict[str, Path]:
-    """student -> ``submitted/<student>/<assignment>`` (nbgrader's layout)."""
+def valid_student_id(name: str) -> bool:
+    """A folder name nbgrader, the gradebook and a CSV can all hold as a student id."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes in the folder name (surrogate escapes)
+        return False
+    return 0 < len(name) <= 100 and name.isprintable() and name.strip() == name and "/" not in name
+
+
+def submission_folders(course, assignment: str, students=None) -> tuple[dict[str, Path], dict[str, str]]:
+    """(student -> ``submitted/<student>/<assignment>``, refused folder -> why).
+
+    A student folder or submission folder that is a symbolic link (it could lead into solutions/
+    or another student's work) and a folder name that is no valid student id are refused.
+    """
     coursedir = course.coursedir()
     pattern = Path(coursedir.format_path(coursedir.submitted_directory, "*", assignment))
     base = pattern.parent.parent
-    folders = {}
-    for student_dir in sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else []:
-        folder = Path(coursedir.format_path(coursedir.submitted_directory, student_dir.name, assignment))
-        if folder.is_dir() and (students is None or student_dir.name in students):
-            folders[student_dir.name] = folder
-    return folders
+    folders, refused = {}, {}
+    for student_dir in sorted(base.iterdir()) if base.is_dir() else []:
+        name = student_dir.name
+        if students is not None and name not in students:
+            continue
+        folder = Path(coursedir.format_path(coursedir.submitted_directory, name, assignment))
+        if student_dir.is_symlink() or folder.is_symlink():
+            refused[safe_text(name)] = "the submission folder is a symbolic link: not followed"
+        elif not student_dir.is_dir() or not folder.is_dir():
+            continue
+        elif not valid_student_id(name):
+            refused[safe_text(name)] = ("the folder name is not a valid student id (printable UTF-8, "
+                                        "at most 100 characters, no surrounding spaces)")
+        else:
+            folders[name] = folder
+    return folders, refused
+
+
+def safe_text(text: str) -> str:
+    """``text`` as printable UTF-8: undecodable bytes and control characters escaped."""
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def read_timestamp(folder: Path):
+    """(timestamp or None, note): nbgrader's ``timestamp.txt``, only if it is a small regular
+    file holding a date; never opened otherwise (a named pipe would block)."""
+    from nbgrader.utils import parse_utc
+    path = folder / "timestamp.txt"
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None, ""
+    except OSError as exc:
+        return None, f"timestamp.txt could not be read ({exc.strerror}): submission time unknown"
+    if not stat.S_ISREG(info.st_mode) or info.st_size > 1024:
+        return None, "timestamp.txt is not a small regular file: submission time unknown"
+    try:
+        with open(path, "rb") as handle:
+            return parse_utc(handle.read(1024).decode("utf-8").strip()), ""
+    except Exception:
+        return None, "timestamp.txt does not hold a date: submission time unknown"
+
+
+def _refused(student: str, notebooks: dict, assignment: str, why: str, status: str = "refused") -> Result:
+    result = _failed({"student": student}, notebooks, assignment, why)
+    result.status = status
+    return result
 
 
 def grade_assignment(assignment: str, course_root: Path = REPO_ROOT, *, workers: int | None = None,
@@ -89,18 +173,20 @@ def grade_assignment(assignment: str, course_root: Path = REPO_ROOT, *, workers:
     course = load_course(course_root)
     options = Options(timeout=float(timeout or course.timeout or 60.0), memory_mb=int(memory_mb))
     report = BatchReport(assignment)
-    folders = submission_folders(course, assignment, students)
+    folders, refused_folders = submission_folders(course, assignment, students)
     n = max(1, min(workers or cpu_count(), len(folders) or 1, 255))
     report.workers = n
     pool = Pool(n)  # the workers import their modules while this process prepares the batch
     try:
-        return _grade(pool, course, assignment, folders, options, report, started, feedback, export, progress)
+        return _grade(pool, course, assignment, folders, refused_folders, options, report, started,
+                      feedback, export, progress)
     except BaseException:
         pool.terminate()
         raise
 
 
-def _grade(pool, course, assignment, folders, options, report, started, feedback, export, progress) -> BatchReport:
+def _grade(pool, course, assignment, folders, refused_folders, options, report, started, feedback,
+           export, progress) -> BatchReport:
     sources, release_files, release_temp = sync_assignment(course, assignment)
     allowed, refused = split_files(release_files)
     report.release_problems = [f"{p.name} stays out of the sandboxes (not an allowed data file)" for p in refused]
@@ -115,6 +201,8 @@ def _grade(pool, course, assignment, folders, options, report, started, feedback
     cells = sum(len(c) for c in notebooks.values())
     budget = STARTUP_SECONDS + 2 * cells * (options.timeout + 5)
     writer = None
+    report.results += [_refused(student, notebooks, assignment, why)
+                       for student, why in refused_folders.items()]
     try:
         pool.start(context)
         writer = GradebookWriter(course, assignment)
@@ -128,7 +216,7 @@ def _grade(pool, course, assignment, folders, options, report, started, feedback
             student = task["student"]
             if task["kind"] == "grade":
                 result = payload if ok else _failed(task, notebooks, assignment, str(payload))
-                writer.write(result, course.coursedir().get_existing_timestamp(str(folders[student])))
+                result = _record(writer, course, result, folders[student], notebooks, assignment)
                 report.results.append(result)
                 graded += 1
                 if feedback:

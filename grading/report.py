@@ -43,6 +43,18 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
+def _printable(text: str) -> str:
+    """Student-controlled text for a terminal: no ANSI escapes or other control characters."""
+    text = str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _cell(text: str) -> str:
+    """Student-controlled text for a spreadsheet: printable, and never read as a formula."""
+    text = _printable(text)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def table(results, feedback: dict | None = None, width: int = 110) -> str:
     """One row per student: status, score, and the reason (wrapped to ``width``)."""
     import textwrap
@@ -52,7 +64,8 @@ def table(results, feedback: dict | None = None, width: int = 110) -> str:
         problem = (feedback or {}).get(r.student, {}).get("problem")
         if problem:
             reason += f"; FEEDBACK: {problem}"
-        rows.append((r.student, r.status, f"{_fmt(r.score)}/{_fmt(r.max_score)}", reason))
+        rows.append((_printable(r.student), r.status, f"{_fmt(r.score)}/{_fmt(r.max_score)}",
+                     _printable(reason)))
     w = [max(len(row[i]) for row in rows) for i in range(3)]
     room = max(30, width - sum(w) - 6)
     lines = []
@@ -76,4 +89,5 @@ def write_csv(results, path: Path) -> None:
         writer = csv.writer(handle)
         writer.writerow(["student", "status", "score", "max_score", "reason", "seconds"])
         for r in sorted(results, key=lambda r: r.student):
-            writer.writerow([r.student, r.status, _fmt(r.score), _fmt(r.max_score), r.reason, f"{r.seconds:.1f}"])
+            writer.writerow([_cell(r.student), r.status, _fmt(r.score), _fmt(r.max_score), _cell(r.reason),
+                             f"{r.seconds:.1f}"])

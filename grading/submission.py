@@ -36,7 +36,7 @@ MAX_RESTARTS = 8
 OUTPUT_LIMIT = 100_000
 CODE_SUFFIXES = (".py", ".pth", ".pyc", ".so", ".pyx", ".egg-link")
 IGNORED_FILES = ("timestamp.txt",)
-STATUSES = ("graded", "timed out", "crashed", "malformed", "flagged")
+STATUSES = ("graded", "timed out", "crashed", "malformed", "flagged", "refused", "not recorded")
 
 
 @dataclass

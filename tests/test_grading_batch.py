@@ -232,6 +232,26 @@ def write_submissions(course: Path, subs: dict) -> None:
             (folder / name).write_bytes(data)
 
 
+FORMULA_ID = "=1+HYPERLINK(0)"  # a student id a spreadsheet would run
+
+
+def untrusted_folders(course: Path, plan: Plan) -> None:
+    """Folders whose names or files would have stopped the batch (issue: nothing a submission
+    holds can stop the batch): each must cost its own student only."""
+    submitted = course / "submitted"
+    (submitted / "linked-folder").symlink_to(submitted / "reference")
+    write_submissions(course, {"bad\nid": plan.reference(), "bad-timestamp": plan.reference(),
+                               "fifo-timestamp": plan.reference(), FORMULA_ID: plan.reference()})
+    (submitted / "bad-timestamp" / ASSIGNMENT / "timestamp.txt").write_text("=HYPERLINK(\"x\") not a date")
+    fifo = submitted / "fifo-timestamp" / ASSIGNMENT / "timestamp.txt"
+    fifo.unlink()
+    os.mkfifo(fifo)
+    undecodable = os.fsencode(submitted) + b"/caf\xe9"
+    os.makedirs(undecodable + b"/" + ASSIGNMENT.encode())
+    with open(undecodable + b"/" + ASSIGNMENT.encode() + b"/" + ASSIGNMENT.encode() + b".ipynb", "wb") as handle:
+        handle.write(json.dumps(plan.reference()).encode())
+
+
 # -- grading once per session ---------------------------------------------------------------------
 
 def output_text(cell) -> str:
@@ -262,6 +282,7 @@ def run_batch(root: Path) -> dict:
         folder.mkdir(parents=True, exist_ok=True)
         for name, target in files.items():
             (folder / name).symlink_to(target)
+    untrusted_folders(course, plan)
     report = grade_assignment(ASSIGNMENT, course, workers=2, timeout=TIMEOUT, memory_mb=MEMORY_MB)
     results = {r.student: {"status": r.status, "score": r.score, "max_score": r.max_score, "reason": r.reason,
                            "flags": r.flags, "notes": r.notes, "problems": r.problems,
@@ -325,6 +346,35 @@ def outputs_of(batch, student) -> str:
 
 
 # -- the robustness cases ------------------------------------------------------------------------
+
+def test_untrusted_folder_names_and_links_are_refused_for_that_student_only(batch):
+    assert result(batch, "linked-folder")["status"] == "refused"
+    assert "symbolic link" in result(batch, "linked-folder")["reason"]
+    assert result(batch, "bad\\nid")["status"] == "refused"   # shown escaped
+    assert result(batch, "caf\\xe9")["status"] == "refused"
+    assert "not a valid student id" in result(batch, "caf\\xe9")["reason"]
+    for student in ("linked-folder", "bad\nid", "caf\\xe9"):
+        assert student not in batch["gradebook"]
+    assert result(batch, "reference")["score"] == batch["max_score"]
+
+
+def test_a_timestamp_that_is_no_date_or_a_named_pipe_costs_nothing(batch):
+    for student in ("bad-timestamp", "fifo-timestamp"):
+        r = result(batch, student)
+        assert (r["status"], r["score"]) == ("graded", batch["max_score"]), r
+        assert "submission time unknown" in r["reason"]
+        assert batch["gradebook"][student]["score"] == batch["max_score"]
+
+
+def test_student_text_is_neutralised_in_the_report_csv_and_table(batch):
+    import csv
+    import io
+    rows = list(csv.reader(io.StringIO(batch["report_csv"])))
+    cells = [cell for row in rows for cell in row]
+    assert "'" + FORMULA_ID in cells and FORMULA_ID not in cells
+    assert not any(cell[:1] in "=+-@" for cell in cells)
+    assert not any(ch in cell for cell in cells for ch in "\x1b\r\n\x00")
+    assert result(batch, FORMULA_ID)["score"] == batch["max_score"]
 
 def test_every_submission_gets_a_status_and_a_reason(batch):
     from grading.submission import STATUSES
