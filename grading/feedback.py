@@ -3,7 +3,8 @@
 The feedback is nbgrader's HTML of the autograded notebook (scores from the gradebook), made
 with a fixed list of preprocessors whatever nbgrader_config.py says: nbgrader's ``GetGrades``,
 ``ClearHiddenTests`` (plain nbgrader keeps hidden tests in the feedback), tracebacks of test
-cells cut to their last line (the message), and nbconvert's CSS. Each student's feedback is made
+cells cut to their last line (the message), a hidden test's message cut to pass/fail and the kind
+of mistake (its details would show the hidden inputs), and nbconvert's CSS. Each student's feedback is made
 from that student's autograded notebook only. Then every HTML file is read back as text: if it
 holds a solution or hidden-test delimiter, a marker, or any line of a hidden test, it is
 deleted and the report says so, rather than sent.
@@ -33,6 +34,29 @@ class OneLineTestErrors(Preprocessor):
                 if output.get("output_type") == "error":
                     output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
         return cell, resources
+
+
+class HiddenTestSummaries(Preprocessor):
+    """A hidden test's feedback says that it failed and, when a check named it, the kind of
+    mistake; never the details that would show its hidden inputs (values, where they differ).
+    Runs before ``ClearHiddenTests``, which removes the region this recognises the cell by."""
+
+    def preprocess_cell(self, cell, resources, index):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade") and cell.cell_type == "code" and HIDDEN.search(cell.source or ""):
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error":
+                    output["evalue"] = hidden_summary(str(output.get("evalue", "")))
+                    output["traceback"] = [f"{output.get('ename', 'Error')}: {output['evalue']}"]
+        return cell, resources
+
+
+def hidden_summary(message: str) -> str:
+    """The first line of a check's message and its named mistake, without the details."""
+    lines = message.split("(Details:")[0].strip().splitlines() or [""]
+    kept = [lines[0]] + [line for line in lines[1:2] if lines[0].rstrip().endswith(".")
+                         and "This looks like" in lines[0]]
+    return "\n".join(kept).strip() + "\n(A hidden test: its inputs and values are not shown.)"
 
 
 def _flat(text: str) -> str:
@@ -75,8 +99,8 @@ def generate(course, assignment: str, student: str, secrets: list[str]) -> dict:
     from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 
     config = copy.deepcopy(course.config)
-    config.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, OneLineTestErrors,
-                                             CSSHTMLHeaderPreprocessor]
+    config.GenerateFeedback.preprocessors = [GetGrades, HiddenTestSummaries, ClearHiddenTests,
+                                             OneLineTestErrors, CSSHTMLHeaderPreprocessor]
     config.HTMLExporter.template_name = "feedback"
     coursedir = course.coursedir(assignment_id=assignment, student_id=student)
     app = GenerateFeedback(coursedir=coursedir, config=config)

@@ -266,6 +266,31 @@ def test_feedback_never_shows_hidden_tests_markers_or_solutions(batch):
     assert not any(batch["feedback_problems"].values()), batch["feedback_problems"]
 
 
+def test_a_hidden_tests_message_keeps_the_mistake_and_drops_the_details():
+    import nbformat
+
+    from grading.feedback import HiddenTestSummaries
+    message = ("adam_step is not right yet. This looks like Adam without bias correction.\n"
+               "Divide m and v by (1 - beta**t).\n(Details: on test case 2 of 3 (x of shape (4,)), "
+               "x after step 1 differs at index 3: yours 0.123457, expected 0.987654.)")
+    visible = "gdcheck.check_adam_step(adam_step)"
+    hidden = visible + "\n### BEGIN HIDDEN TESTS\ngdcheck.check_adam_step(adam_step, seeds=(75, 87))\n" \
+                       "### END HIDDEN TESTS"
+    cells = []
+    for source in (visible, hidden):
+        cell = nbformat.v4.new_code_cell(source, metadata={"nbgrader": {"grade": True, "grade_id": "t",
+                                                                        "points": 1}})
+        cell.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue=message,
+                                               traceback=["..."])]
+        cells.append(cell)
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb, _ = HiddenTestSummaries().preprocess(nb, {})
+    assert nb.cells[0].outputs[0]["evalue"] == message  # a visible test keeps its details
+    shown = nb.cells[1].outputs[0]["evalue"]
+    assert "This looks like Adam without bias correction" in shown and "hidden test" in shown
+    assert "0.123457" not in shown and "Details" not in shown and "test case 2" not in shown
+
+
 def test_the_leak_check_sees_through_html_markup():
     from grading.feedback import leaks
     secrets = _secrets()
