@@ -9,9 +9,11 @@ bias correction"), an ``explanation`` with the fix, and either
 - a ``detect`` predicate over the student's and the reference's outputs, for mistakes that show
   up as a property rather than as one exact output (an example drawn twice in an epoch).
 
-Only genuinely different rules are listed: ``v = beta*v + lr*g`` with ``x - v`` is the same
-momentum as ours for a constant ``lr``, so it is not a mistake. The wrong variants are built
-from numpy or from gdlib's public pieces; gdlib itself is the reference and is public.
+Only genuinely different rules are listed, with one matter of convention: ``v = beta*v + lr*g``
+with ``x - v`` takes the same path as our momentum for a constant ``lr``, but its state is ``lr``
+times the velocity of CONVENTIONS.md (which keeps ``lr`` out of the state, as PyTorch does), so
+the check rejects it and names it ("mo-lr-in-velocity"). The wrong variants are built from numpy
+or from gdlib's public pieces; gdlib itself is the reference and is public.
 """
 
 from __future__ import annotations
@@ -98,6 +100,19 @@ def _gd_aliasing(grad, x0, *, lr, num_steps):
     return np.array(path)
 
 
+@_register("gradient_descent", "gd-stale-gradient",
+           "the gradient computed once at x0 and reused at every step", """
+    The gradient changes as x moves: evaluate it at the current iterate inside the loop,
+    x_{k+1} = x_k - lr * grad(x_k). A gradient computed once before the loop moves x along a
+    straight line, x0 - k * lr * grad(x0).""")
+def _gd_stale_gradient(grad, x0, *, lr, num_steps):
+    x = np.array(x0, dtype=float)
+    g, path = grad(x), [x]
+    for _ in range(num_steps):
+        path.append(path[-1] - lr * g)
+    return np.array(path)
+
+
 def _unit(x, i):
     e = np.zeros_like(x)
     e[i] = 1.0
@@ -109,6 +124,13 @@ def _unit(x, i):
     (f(x + h e_i) - f(x - h e_i)) / (2 h), whose error is O(h^2).""")
 def _ng_forward(f, x, h=1e-5):
     return np.array([(f(x + h * _unit(x, i)) - f(x)) / h for i in np.ndindex(x.shape)]).reshape(x.shape)
+
+
+@_register("numerical_gradient", "ng-backward", "a backward difference (f(x) - f(x - h e_i)) / h", """
+    Like the forward difference it is only first-order accurate (error O(h)). Use the centred
+    difference (f(x + h e_i) - f(x - h e_i)) / (2 h), whose error is O(h^2).""")
+def _ng_backward(f, x, h=1e-5):
+    return np.array([(f(x) - f(x - h * _unit(x, i))) / h for i in np.ndindex(x.shape)]).reshape(x.shape)
 
 
 @_register("numerical_gradient", "ng-missing-2", "the centred difference divided by h instead of 2h", """
@@ -180,6 +202,16 @@ def _tl_mask_by_activation(X, y, params):
     1/n every gradient (and the loss) comes out n times too big.""")
 def _tl_sum_not_mean(X, y, params):
     return _two_layer(X, y, params, relu_grad=lambda z, a: (z > 0).astype(float), scale=len(X))
+
+
+@_register("two_layer_backward", "tl-grads-not-averaged",
+           "the gradients summed over the examples while the loss is averaged", """
+    Your loss is right, the mean over the n examples, so its gradients are means too: the 1/n
+    goes into the backward pass as well, dscores = (softmax - onehot) / n, and every gradient
+    computed from dscores carries it. Without it every gradient comes out n times too big.""")
+def _tl_grads_not_averaged(X, y, params):
+    loss, grads = _two_layer(X, y, params, relu_grad=lambda z, a: (z > 0).astype(float), scale=len(X))
+    return loss / len(X), grads
 
 
 @_detector("two_layer_backward", "tl-naive-softmax",
@@ -357,6 +389,21 @@ def _sd_no_floor(t, *, lr0, drop, every):
     return lr0 * drop ** (t / every)
 
 
+@_detector("step_decay", "sd-round", "step decay with round(t / every) instead of the floor", """
+    Rounding (round(t / every), np.round, int(t / every + 0.5)) drops the rate halfway through a
+    period already. The exponent is the floor, t // every: the rate is lr0 for
+    t = 0 .. every - 1 and the first drop happens at t = every.""")
+def _sd_round(yours, references):
+    """lr_t = lr0 * drop ** rounded(t / every) on every case, rounding half to even (round,
+    np.round) or half up (int(q + 0.5))."""
+    def matches(mine, rounded):
+        hyper, t = mine.inputs["hyper"], np.arange(mine.inputs["num_steps"])
+        expected = hyper["lr0"] * hyper["drop"] ** rounded(t / hyper["every"])
+        return np.allclose(np.asarray(mine["lr_t"], dtype=float), expected, rtol=1e-6, atol=1e-9)
+    return any(all(matches(mine, rounded) for mine in yours)
+               for rounded in (np.round, lambda q: np.floor(q + 0.5)))
+
+
 @_register("exponential_decay", "ed-off-by-one", "exponential decay off by one step", """
     The first rate is lr0 itself: lr_t = lr0 * gamma ** t with t = 0, 1, 2, ...""")
 def _ed_off_by_one(t, *, lr0, gamma):
@@ -390,9 +437,10 @@ _EPS_INSIDE = """CONVENTIONS.md (and PyTorch) put eps outside the square root: d
 
 
 @_register("momentum_step", "mo-velocity-sign", "momentum with the velocity's sign flipped", """
-    The velocity accumulates gradients, v = beta * v + g, and the step is x - lr * v. (The form
-    v = beta * v - lr * g with x + v is the same rule; mixing the two sign conventions moves x
-    uphill.)""")
+    The velocity accumulates gradients, v = beta * v + g, and the step is x - lr * v. (The
+    textbook form v = beta * v - lr * g with x + v takes the same steps for a constant lr, but
+    its v is -lr times the velocity of CONVENTIONS.md, so the check rejects it too; mixing the two
+    sign conventions moves x uphill.)""")
 def _mo_velocity_sign(x, g, prev, *, lr, beta=0.9):
     new_v = beta * prev.v - g
     return x - lr * new_v, MomentumState(new_v)
@@ -412,9 +460,35 @@ def _mo_old_velocity(x, g, prev, *, lr, beta=0.9):
     return x - lr * prev.v, MomentumState(beta * prev.v + g)
 
 
+@_register("momentum_step", "mo-lr-in-velocity",
+           "the learning rate inside the velocity (v = beta * v + lr * g, x - v)", """
+    For a constant lr this takes the same steps as the course's rule: your x is right, and the
+    check rejects your state, not your steps. CONVENTIONS.md (like PyTorch) keeps lr out of the
+    state, v = beta * v + g and x_new = x - lr * v, so your v is lr times the convention's, and
+    a learning rate changed during a run acts differently: yours applies a new lr to the new
+    gradients only, the convention to the whole accumulated velocity at once. Store
+    v = beta * v + g and step x - lr * v.""")
+def _mo_lr_in_velocity(x, g, prev, *, lr, beta=0.9):
+    new_v = beta * prev.v + lr * g
+    return x - new_v, MomentumState(new_v)
+
+
+@_register("momentum_step", "mo-textbook-velocity",
+           "the textbook velocity (v = beta * v - lr * g, x + v)", """
+    This is the form of many textbooks and of Sutskever et al. (2013), and for a constant lr it
+    takes the same steps as the course's rule: your x is right, and the check rejects your state.
+    Its v is -lr times the velocity of CONVENTIONS.md (like PyTorch, the course keeps lr out of
+    the state: v = beta * v + g, x_new = x - lr * v), so a learning rate changed during a run
+    acts differently. Store v = beta * v + g and step x - lr * v.""")
+def _mo_textbook_velocity(x, g, prev, *, lr, beta=0.9):
+    new_v = beta * prev.v - lr * g
+    return x + new_v, MomentumState(new_v)
+
+
 @_register("nesterov_step", "ne-heavy-ball", "heavy-ball momentum instead of Nesterov's", """
     Nesterov's step looks ahead: x_new = x - lr * (g + beta * v) with the updated velocity
-    v = beta * v + g, not x - lr * v.""")
+    v = beta * v + g, not x - lr * v. (The look-ahead with the previous velocity,
+    x - lr * (g + beta * v_old), is this same heavy-ball step.)""")
 def _ne_heavy_ball(x, g, prev, *, lr, beta=0.9):
     new_v = beta * prev.v + g
     return x - lr * new_v, NesterovState(new_v)
@@ -432,6 +506,16 @@ def _ag_eps_inside(x, g, prev, *, lr, eps=1e-8):
 def _ag_no_accumulation(x, g, prev, *, lr, eps=1e-8):
     new_G = g**2
     return x - lr * g / (np.sqrt(new_G) + eps), AdagradState(new_G)
+
+
+@_register("adagrad_step", "ag-no-sqrt", "AdaGrad without the square root (g / (G + eps))", """
+    Divide by the square root of the accumulated squares: x_new = x - lr * g / (np.sqrt(G) + eps).
+    np.sqrt(G) has the size of a gradient, so the first step is about lr in every coordinate;
+    G + eps has the size of a squared gradient, and the step becomes about lr / g: huge for small
+    gradients, tiny for large ones.""")
+def _ag_no_sqrt(x, g, prev, *, lr, eps=1e-8):
+    new_G = prev.G + g**2
+    return x - lr * g / (new_G + eps), AdagradState(new_G)
 
 
 @_register("rmsprop_step", "rp-sum", "RMSprop that sums the squared gradients (that is AdaGrad)", """
@@ -454,6 +538,16 @@ def _rp_eps_inside(x, g, prev, *, lr, rho=0.9, eps=1e-8):
 def _rp_rho_swapped(x, g, prev, *, lr, rho=0.9, eps=1e-8):
     new_s = (1 - rho) * prev.s + rho * g**2
     return x - lr * g / (np.sqrt(new_s) + eps), RMSpropState(new_s)
+
+
+@_register("rmsprop_step", "rp-no-sqrt", "RMSprop without the square root (g / (s + eps))", """
+    s is the average of the squared gradients; RMSprop divides by its square root, the
+    root-mean-square gradient: x_new = x - lr * g / (np.sqrt(s) + eps). Dividing by s + eps
+    makes the step about lr / g in size instead of about lr: huge for small gradients, tiny for
+    large ones.""")
+def _rp_no_sqrt(x, g, prev, *, lr, rho=0.9, eps=1e-8):
+    new_s = rho * prev.s + (1 - rho) * g**2
+    return x - lr * g / (new_s + eps), RMSpropState(new_s)
 
 
 @_register("adam_step", "ad-no-bias-correction", "Adam without bias correction", """
@@ -483,3 +577,27 @@ def _ad_eps_inside(x, g, prev, *, lr, beta1=0.9, beta2=0.999, eps=1e-8):
     new_v = beta2 * prev.v + (1 - beta2) * g**2
     m_hat, v_hat = new_m / (1 - beta1**t), new_v / (1 - beta2**t)
     return x - lr * m_hat / np.sqrt(v_hat + eps), AdamState(new_m, new_v, t)
+
+
+@_register("adam_step", "ad-bias-m-only", "Adam with bias correction of m only (v left uncorrected)", """
+    Both moments start at 0 and both need their correction: m_hat = m / (1 - beta1**t) and
+    v_hat = v / (1 - beta2**t), then x_new = x - lr * m_hat / (np.sqrt(v_hat) + eps). With v
+    uncorrected the first steps are about 1 / np.sqrt(1 - beta2**t) times too large (about 32
+    times at t = 1 with beta2 = 0.999).""")
+def _ad_bias_m_only(x, g, prev, *, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    t = prev.t + 1
+    new_m = beta1 * prev.m + (1 - beta1) * g
+    new_v = beta2 * prev.v + (1 - beta2) * g**2
+    return x - lr * new_m / (1 - beta1**t) / (np.sqrt(new_v) + eps), AdamState(new_m, new_v, t)
+
+
+@_register("adam_step", "ad-bias-v-only", "Adam with bias correction of v only (m left uncorrected)", """
+    Both moments start at 0 and both need their correction: m_hat = m / (1 - beta1**t) and
+    v_hat = v / (1 - beta2**t), then x_new = x - lr * m_hat / (np.sqrt(v_hat) + eps). With m
+    uncorrected the first steps are about 1 - beta1**t times too small (0.1 at t = 1 with
+    beta1 = 0.9).""")
+def _ad_bias_v_only(x, g, prev, *, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    t = prev.t + 1
+    new_m = beta1 * prev.m + (1 - beta1) * g
+    new_v = beta2 * prev.v + (1 - beta2) * g**2
+    return x - lr * new_m / (np.sqrt(new_v / (1 - beta2**t)) + eps), AdamState(new_m, new_v, t)

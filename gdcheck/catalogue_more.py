@@ -209,6 +209,25 @@ def _cc_zero_as_minimum(yours, references):
     return seen
 
 
+@_register("classify_critical_point", "cc-unscaled-tolerance",
+           "a fixed tolerance (1e-8) instead of one scaled by the largest eigenvalue", """
+    eigvalsh computes each eigenvalue up to a rounding error proportional to the largest one, so
+    the tolerance must grow with the Hessian's scale: tau = 1e-8 * max(1, max |lambda_i|), and
+    |lambda| <= tau counts as 0. With a fixed 1e-8, a Hessian with eigenvalues 1e9 and a few of
+    order 1 is called a minimum, though beside 1e9 those are zeros (below tau = 10) and the point
+    is degenerate.""")
+def _cc_unscaled_tolerance(hessian):
+    eig = np.linalg.eigvalsh(hessian)
+    up, down = np.any(eig > 1e-8), np.any(eig < -1e-8)
+    if up and down:
+        return "saddle"
+    if up and np.all(eig > 1e-8):
+        return "minimum"
+    if down and np.all(eig < -1e-8):
+        return "maximum"
+    return "degenerate"
+
+
 def _kick_runs(yours):
     return draws_of(yours, KICKS)
 

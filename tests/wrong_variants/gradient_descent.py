@@ -138,4 +138,38 @@ def two_layer_backward(X, y, params):
     dz1 = (ds @ params["W2"].T) * (z1 > 0)
     return loss, {"W1": X.T @ dz1, "b1": dz1.sum(0), "W2": a1.T @ ds, "b2": ds.sum(0)}
 ''',
+    "gd-stale-gradient": '''
+def gradient_descent(grad, x0, *, lr, num_steps):
+    g = grad(x0)
+    x = x0.copy()
+    path = [x]
+    for k in range(num_steps):
+        x = x - lr * g
+        path.append(x)
+    return np.array(path)
+''',
+    "ng-backward": '''
+def numerical_gradient(f, x, h=1e-5):
+    fx = f(x)
+    grad = np.empty(x.shape)
+    for i in np.ndindex(x.shape):
+        x_minus = x.copy()
+        x_minus[i] -= h
+        grad[i] = (fx - f(x_minus)) / h
+    return grad
+''',
+    "tl-grads-not-averaged": '''
+def two_layer_backward(X, y, params):
+    n = len(X)
+    z1 = X @ params["W1"] + params["b1"]
+    a1 = np.maximum(0, z1)
+    s = a1 @ params["W2"] + params["b2"]
+    s = s - s.max(axis=1, keepdims=True)
+    p = np.exp(s) / np.exp(s).sum(axis=1, keepdims=True)
+    loss = -np.mean(np.log(p[np.arange(n), y]))
+    ds = p.copy()
+    ds[np.arange(n), y] -= 1
+    dz1 = (ds @ params["W2"].T) * (z1 > 0)
+    return loss, {"W1": X.T @ dz1, "b1": dz1.sum(0), "W2": a1.T @ ds, "b2": ds.sum(0)}
+''',
 }

@@ -39,4 +39,8 @@ def cosine_schedule(t, *, lr0, total_steps, lr_min):
     t = min(t, total_steps)
     return 0.5 * lr0 * (1 + np.cos(np.pi * t / total_steps))
 ''',
+    "sd-round": '''
+def step_decay(t, *, lr0, drop, every):
+    return lr0 * drop ** round(t / every)
+''',
 }

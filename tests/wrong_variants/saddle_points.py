@@ -61,4 +61,16 @@ def perturbed_gradient_descent(grad, x0, *, lr, rng, num_steps, g_thresh, radius
         path.append(x)
     return np.array(path)
 ''',
+    "cc-unscaled-tolerance": '''
+def classify_critical_point(hessian):
+    eigenvalues = np.linalg.eigvalsh(hessian)
+    tol = 1e-8
+    if np.all(eigenvalues > tol):
+        return "minimum"
+    if np.all(eigenvalues < -tol):
+        return "maximum"
+    if np.any(eigenvalues > tol) and np.any(eigenvalues < -tol):
+        return "saddle"
+    return "degenerate"
+''',
 }
