@@ -41,8 +41,8 @@ def time_moves(moves) -> list[tuple[float, float]]:
 def landscape_moves(explorer, count: int):
     """``count`` lr moves for each rule, then start moves: every one a new setting."""
     c = explorer.controls
-    low, high = c["lr"].min, c["lr"].max
-    lrs = 10.0 ** np.linspace(low, high, count)
+    grid = [value for _, value in c["lr"].options]  # the explorer's learning rates
+    lrs = [grid[round(i)] for i in np.linspace(0, len(grid) - 1, count)]
     moves = []
     for rule in ("sgd", "adam"):
         moves.append((c["rule"], rule))

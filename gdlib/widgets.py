@@ -81,6 +81,12 @@ def _ipywidgets():
     return ipywidgets
 
 
+def _busy_note(w):
+    """A line above an explorer: a slider moved while the notebook is still running waits."""
+    return w.HTML("<small>The sliders redraw once the kernel is free: while the notebook is "
+                  "still running (Run All), a move waits for the cells before it.</small>")
+
+
 class LandscapeExplorer:
     """The live landscape explorer: ``widget`` (an ipywidgets box), ``controls`` (rule, lr, x,
     y, num_steps), ``image`` (the figure as PNG) and ``caption``; see :func:`landscape_explorer`."""
@@ -95,12 +101,11 @@ class LandscapeExplorer:
         _check_choice(rule, rules, "rule")
         self.figure = _LandscapeFigure(self.landscape, self.max_steps)
         (x0, x1), (y0, y1) = self.landscape.bounds
-        exponents = np.log10(lrs)
+        # the static explorer's learning rates, read out (and to a screen reader) as themselves
         self.controls = {
             "rule": w.Dropdown(options=rules, value=rule, description="rule"),
-            "lr": w.FloatLogSlider(value=lr, base=10, min=exponents.min(),
-                                   max=exponents.max(), step=0.125, description="lr",
-                                   readout_format=".3g"),
+            "lr": w.SelectionSlider(options=[(_fmt(v), float(v)) for v in lrs],
+                                    value=float(_nearest(lrs, lr)), description="lr"),
             "num_steps": w.IntSlider(value=num_steps, min=1, max=max_steps, description="steps"),
             "x": w.FloatSlider(value=start[0], min=x0, max=x1, step=(x1 - x0) / 80,
                                description="start x", readout_format=".3g"),
@@ -110,8 +115,9 @@ class LandscapeExplorer:
         self.image = w.Image(format="png", layout=w.Layout(max_width="100%", height="auto"))
         self.caption = w.HTML(layout=w.Layout(margin="0 0 0 1em"))
         c = self.controls
-        self.widget = w.VBox([w.HBox([w.VBox([c["rule"], c["lr"], c["num_steps"]]),
-                                      w.VBox([c["x"], c["y"]])]), self.image, self.caption])
+        self.widget = w.VBox([_busy_note(w), w.HBox([w.VBox([c["rule"], c["lr"], c["num_steps"]]),
+                                                    w.VBox([c["x"], c["y"]])]),
+                              self.image, self.caption])
         for control in c.values():
             control.observe(self._on_change, names="value")
         self.update()
@@ -160,8 +166,8 @@ class TrainingExplorer:
         self.fill_button.on_click(lambda _: self.fill_map())
         self.image = w.Image(format="png", layout=w.Layout(max_width="100%", height="auto"))
         self.caption = w.HTML(layout=w.Layout(margin="0 0 0 1em"))
-        self.widget = w.VBox([w.HBox([*self.controls.values(), self.fill_button]), self.image,
-                              self.caption])
+        self.widget = w.VBox([_busy_note(w), w.HBox([*self.controls.values(), self.fill_button]),
+                              self.image, self.caption])
         for control in self.controls.values():
             control.observe(self._on_change, names="value")
         self.update()

@@ -224,8 +224,21 @@ def test_live_landscape_explorer_marks_divergence():
     assert all(note.get_text().startswith("diverged at step") for note in fig.notes)
     assert not fig.end.get_visible()
     assert np.all(np.isfinite(fig.path.get_xydata())) and np.all(np.isfinite(fig.loss.get_xydata()))
-    explorer.controls["lr"].value = 1e-4
+    explorer.controls["lr"].value = explorer.controls["lr"].options[0][1]  # the smallest lr
     assert not any(cross.get_visible() for cross in fig.crosses)
+
+
+def test_live_learning_rates_are_the_static_ones_read_out_as_numbers():
+    """The live lr slider offers exactly the static explorer's grid (both sides of 2/L) and its
+    readout, which a screen reader reads, is the learning rate, not its exponent."""
+    from gdlib.explorer_runs import _landscape_defaults, _resolve_landscape
+    explorer = landscape_explorer("quadratic", num_steps=20, max_steps=40)
+    lrs = _landscape_defaults(_resolve_landscape("quadratic"), None, None, "sgd", None, None)[0]
+    slider = explorer.controls["lr"]
+    assert [value for _, value in slider.options] == [float(v) for v in lrs]
+    assert all(label == f"{value:.3g}" for label, value in slider.options)
+    assert slider.label == f"{slider.value:.3g}"
+    assert "kernel is free" in explorer.widget.children[0].value
 
 
 def test_live_training_explorer_redraws_and_fills_its_map():
