@@ -125,3 +125,21 @@ def test_chapters_have_download_and_launch_buttons(book_html, toc_pages, book_co
 def test_student_repo_is_what_the_launch_buttons_open(book_config):
     assert book_config["repository"]["url"].endswith("-student"), \
         "launch buttons must open the student repository (`make student-repo`), never the instructor one"
+
+
+def test_the_conventions_are_a_page_of_the_book_and_a_file_students_get(book_html):
+    """Students never see the developers' notes: the course ships its conventions itself, as
+    CONVENTIONS.md (in the student repository, next to the exercises that cite it) and as a page
+    of the book, and both state the rules the checks enforce."""
+    from conftest import REPO_ROOT
+    text = (REPO_ROOT / "CONVENTIONS.md").read_text(encoding="utf-8")
+    page = page_of(book_html, "chapters/conventions").read_text(encoding="utf-8")
+    for rule in ("relu}'(0) = 0", "rng.permutation(n)", "outside the square root", "**mean**",
+                 "a tuple or a\n  list of two items"):
+        assert rule in text, rule
+    for shown in ("momentum", "nesterov", "adagrad", "rmsprop", "adam", "six significant digits",
+                  "before</strong> it uses it"):
+        assert shown in page, shown
+    student_repo = BUILD_DIR / "student-repo"
+    if student_repo.is_dir():
+        assert (student_repo / "CONVENTIONS.md").read_text(encoding="utf-8") == text
