@@ -4,7 +4,9 @@
 #   make book-cold      the same from an empty execution cache (to time a cold build)
 #   make test           venv (+ PyTorch CPU where at hand) + Chromium + book + student repo,
 #                       then the whole pytest suite
-#   make student-repo   write the student-facing repository to _build/student-repo (git-initialised)
+#   make student-repo   write the student-facing repository to _build/student-repo (one commit per change)
+#   make publish        build, then push the student repository and the book (gh-pages) to the
+#                       remotes of course.yml; PUBLISH_ARGS="--only student|pages" for one of them
 #   make clean          remove _build and caches (keeps .venv)
 #
 # Other targets (exercises, grade, ...) are added below by their owners.
@@ -27,10 +29,10 @@ PYTEST_ARGS   ?= $(shell $(PY) -c "import xdist" >/dev/null 2>&1 && echo "-n 2")
 # Recipes find the venv's tools first (nbgrader runs `alembic` by name, for instance).
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv torch chromium book book-cold test student-repo clean
+.PHONY: help venv torch chromium book book-cold test student-repo publish clean
 
 help:
-	@sed -n '2,11p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
 
 # --- environment -------------------------------------------------------------------------------
 
@@ -81,6 +83,16 @@ book-cold: $(VENV_STAMP)
 
 student-repo: $(VENV_STAMP)
 	$(PY) tools/student_repo.py --output $(BUILD)/student-repo
+
+# --- publishing --------------------------------------------------------------------------------
+
+# The addresses and the git remotes are in course.yml (remotes.student, remotes.pages, or the
+# environment variables COURSE_STUDENT_REMOTE, COURSE_PAGES_REMOTE). tools/publish.py builds the
+# book, writes the student repository on top of its published history, runs the leak test, then
+# pushes both (never forced): the student repository's branch, and _build/html (with .nojekyll)
+# to the gh-pages branch of the course repository through ghp-import.
+publish: $(VENV_STAMP)
+	$(PY) tools/publish.py $(PUBLISH_ARGS)
 
 # --- tests -------------------------------------------------------------------------------------
 

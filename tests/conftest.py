@@ -4,6 +4,7 @@ missing, the tests FAIL with the command to run; they never skip."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,20 @@ def student_repo() -> Path:
 @pytest.fixture(scope="session")
 def book_config() -> dict:
     return yaml.safe_load((REPO_ROOT / "_config.yml").read_text())
+
+
+def load_tool(name: str):
+    """Import ``tools/<name>.py`` (tools/ is a folder of scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def course() -> dict:
+    """course.yml, the course's addresses (book, student and instructor repositories, branch)."""
+    return load_tool("course_config").load(environ={})
 
 
 def toc_files(toc: dict) -> list[str]:

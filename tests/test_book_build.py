@@ -104,9 +104,9 @@ def test_search_index_exists(book_html):
     assert (book_html / "search.html").is_file()
 
 
-def test_chapters_have_download_and_launch_buttons(book_html, toc_pages, book_config):
-    repo_url = book_config["repository"]["url"].rstrip("/")
-    branch = book_config["repository"]["branch"]
+def test_chapters_have_download_and_launch_buttons(book_html, toc_pages, course):
+    # The addresses come from course.yml (tools/build_book.py passes them to jupyter-book).
+    repo_url, branch = course["student_repository"], course["branch"]
     owner_repo = urlsplit(repo_url).path.strip("/")
     chapters = notebook_pages(toc_pages)
     assert chapters, "no .ipynb chapter in _toc.yml"
@@ -115,16 +115,21 @@ def test_chapters_have_download_and_launch_buttons(book_html, toc_pages, book_co
         source = f"_sources/{docname}.ipynb"
         assert any(link.endswith(source) for link in links), f"{docname}: no .ipynb download button"
         assert (book_html / source).is_file(), f"{docname}: {source} missing"
-        binder = f"https://mybinder.org/v2/gh/{owner_repo}/{branch}?urlpath=tree/{docname}.ipynb"
+        # lab/tree: JupyterLab, where the arrow keys move the sliders (not Notebook 7's tree/).
+        binder = f"https://mybinder.org/v2/gh/{owner_repo}/{branch}?urlpath=lab/tree/{docname}.ipynb"
         assert binder in links, f"{docname}: no Binder button to the student repo ({binder})"
         colab = f"https://colab.research.google.com/github/{owner_repo}/blob/{branch}/{docname}.ipynb"
         assert colab in links, f"{docname}: no Colab button to the student repo ({colab})"
         assert repo_url in links, f"{docname}: no repository button"
 
 
-def test_student_repo_is_what_the_launch_buttons_open(book_config):
-    assert book_config["repository"]["url"].endswith("-student"), \
+def test_student_repo_is_what_the_launch_buttons_open(course, book_config):
+    assert course["student_repository"].endswith("-student"), \
         "launch buttons must open the student repository (`make student-repo`), never the instructor one"
+    assert "url" not in book_config.get("repository", {}), \
+        "_config.yml names a repository: course.yml is the one place for the course's addresses"
+    assert book_config["launch_buttons"]["notebook_interface"] == "jupyterlab", \
+        "launch into JupyterLab: the classic link lands in Notebook 7, where arrow keys do not move sliders"
 
 
 def test_the_conventions_are_a_page_of_the_book_and_a_file_students_get(book_html):

@@ -7,10 +7,15 @@
 2. Execute the chapters of _toc.yml that are not cached yet, in parallel on every core, into
    the same jupyter-cache that jupyter-book reads (myst-nb alone executes them one by one).
    A chapter whose cell raises stops the build here, with its traceback.
-3. Run ``jupyter-book build . --builder html --warningiserror --keep-going --all``; _config.yml makes
-   an exception in any executed cell fail the build (allow_errors false, raise_on_error true)
-   and bounds each cell's run time.
-4. Print the elapsed time and whether the build was cold (empty cache) or warm, and write both to
+3. Write ``_build/book-config.yml``: _config.yml with the addresses of ``course.yml`` filled in
+   (``repository.url`` and ``repository.branch``, which the repository button and the Binder and
+   Colab launch buttons use, and ``html.baseurl``), so that course.yml is the only place that
+   names them. See :func:`book_config`.
+4. Run ``jupyter-book build . --config _build/book-config.yml --builder html --warningiserror
+   --keep-going --all``; _config.yml makes an exception in any executed cell fail the build
+   (allow_errors false, raise_on_error true) and bounds each cell's run time. A built site gets a
+   ``.nojekyll`` file (GitHub Pages would otherwise hide ``_static/`` and ``_sources/``).
+5. Print the elapsed time and whether the build was cold (empty cache) or warm, and write both to
    ``_build/book-build.json``; the full log goes to ``_build/book-build.log`` (the tests read it).
 
 Usage: ``python tools/build_book.py [--force]`` (``--force`` drops the cache first: a cold build).
@@ -32,6 +37,9 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import course_config  # noqa: E402  (tools/course_config.py)
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = REPO_ROOT / "_build"
 HTML_DIR = BUILD_DIR / "html"
@@ -40,6 +48,7 @@ DOCTREES_DIR = BUILD_DIR / ".doctrees"
 STAMP_FILE = CACHE_DIR / "gdlib-code.sha256"
 LOG_FILE = BUILD_DIR / "book-build.log"
 REPORT_FILE = BUILD_DIR / "book-build.json"
+BOOK_CONFIG_FILE = BUILD_DIR / "book-config.yml"
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -127,12 +136,49 @@ def execute_in_parallel(notebooks: list[Path], timeout: int) -> tuple[int, list[
         (uri, cache.get_project_record(uri).traceback or "(no traceback recorded)") for uri in failed]
 
 
-def jupyter_book_command() -> list[str]:
+def book_config(course: dict, root: Path = REPO_ROOT) -> dict:
+    """The jupyter-book configuration: _config.yml with the addresses of course.yml.
+
+    Parameters
+    ----------
+    course : dict
+        What :func:`course_config.load` returns.
+    root : Path
+        The folder holding ``_config.yml``.
+
+    Returns
+    -------
+    dict
+        _config.yml's settings, with ``repository.url`` the student repository and
+        ``repository.branch`` its branch (the repository button, and the Binder and Colab launch
+        buttons, open them) and ``html.baseurl`` the book's address (the pages' canonical link).
+    """
+    config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
+    repository = config.setdefault("repository", {})
+    for key in ("url", "branch"):
+        if key in repository:
+            raise ValueError(f"_config.yml sets repository.{key}: remove it, course.yml is the one "
+                             "place for the course's addresses")
+    repository["url"] = course["student_repository"]
+    repository["branch"] = course["branch"]
+    config.setdefault("html", {})["baseurl"] = course["book_url"]
+    return config
+
+
+def write_book_config(course: dict, path: Path = BOOK_CONFIG_FILE) -> Path:
+    """Write :func:`book_config` to ``path`` (what ``jupyter-book build --config`` reads)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = "# Written by tools/build_book.py from _config.yml and course.yml: edit those, not this.\n"
+    path.write_text(header + yaml.safe_dump(book_config(course), sort_keys=False), encoding="utf-8")
+    return path
+
+
+def jupyter_book_command(config_file: Path = BOOK_CONFIG_FILE) -> list[str]:
     executable = Path(sys.executable).parent / "jupyter-book"
     # --all: Sphinx re-reads every page (outputs come from the cache). Without it, a page whose
     # warnings failed the last build is not read again, and the next build passes silently.
-    return [str(executable), "build", ".", "--builder", "html", "--warningiserror", "--keep-going",
-            "--all"]
+    return [str(executable), "build", ".", "--config", str(config_file.relative_to(REPO_ROOT)),
+            "--builder", "html", "--warningiserror", "--keep-going", "--all"]
 
 
 def run_and_log(command: list[str], log_file: Path) -> int:
@@ -172,6 +218,11 @@ def main(argv: list[str] | None = None) -> int:
     warm_matplotlib_font_cache()
 
     start = time.perf_counter()
+    try:
+        write_book_config(course_config.load())
+    except (course_config.CourseConfigError, ValueError) as error:
+        print(f"build_book: {error}", file=sys.stderr)
+        return 1
     command = jupyter_book_command()
     timeout = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())["execute"]["timeout"]
     executed, failures = execute_in_parallel(toc_notebooks(), timeout)
@@ -180,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     if failures:
         LOG_FILE.write_text("".join(f"ERROR: executing {nb} failed:\n{tb}\n" for nb, tb in failures))
     returncode = 1 if failures else run_and_log(command, LOG_FILE)
+    if returncode == 0:
+        (HTML_DIR / ".nojekyll").touch()  # GitHub Pages serves _static/ and _sources/ as they are
     elapsed = time.perf_counter() - start
 
     REPORT_FILE.write_text(json.dumps({
