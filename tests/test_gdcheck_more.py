@@ -415,3 +415,55 @@ def test_the_statistics_helpers_on_hand_computed_cases():
     assert ks_uniform(np.full(100, 0.99)) == pytest.approx(np.sqrt(100) * 0.99)
     assert z_score(60, 50, 25) == pytest.approx(2.0)
     assert z_score(0, 0, 0) == 0.0 and z_score(1, 0, 0) == np.inf
+
+
+# -- answers compared as the notebooks promise ----------------------------------------------------
+
+def test_a_float32_dropout_mask_passes_at_six_significant_digits():
+    """The notebook promises agreement to about six significant digits: 1 / (1 - p) held in
+    float32 (about 7 digits) is a right mask."""
+    ns = student('''
+def dropout_forward(X, p, rng):
+    keep = (rng.random(X.shape) >= p).astype(np.float32)
+    mask = keep / np.float32(1 - p)
+    return X * mask, mask
+''', "regularization")
+    gdcheck.check_dropout_forward(ns["dropout_forward"])
+    ns = student('''
+def dropout_forward(X, p, rng):
+    keep = rng.random(X.shape) >= p
+    mask = keep * round(1 / (1 - p), 3)
+    return X * mask, mask
+''', "regularization")
+    with pytest.raises(AssertionError, match="about six significant digits"):
+        gdcheck.check_dropout_forward(ns["dropout_forward"])
+
+
+def test_inputs_restored_up_to_rounding_are_unchanged_and_others_are_not():
+    restored = student('''
+def numerical_gradient(f, x, h=1e-5):
+    grad = np.zeros_like(x, dtype=float)
+    for i in np.ndindex(x.shape):
+        x[i] += h
+        up = f(x)
+        x[i] -= 2 * h
+        down = f(x)
+        x[i] += h
+        grad[i] = (up - down) / (2 * h)
+    return grad
+''', "gradient-descent")
+    gdcheck.check_numerical_gradient(restored["numerical_gradient"])
+    left = student('''
+def numerical_gradient(f, x, h=1e-5):
+    grad = np.zeros_like(x, dtype=float)
+    for i in np.ndindex(x.shape):
+        x[i] += h
+        up = f(x)
+        x[i] -= 2 * h
+        down = f(x)
+        x[i] += 1.0001 * h
+        grad[i] = (up - down) / (2 * h)
+    return grad
+''', "gradient-descent")
+    with pytest.raises(AssertionError, match="changed its input x in place"):
+        gdcheck.check_numerical_gradient(left["numerical_gradient"])

@@ -372,7 +372,7 @@ def test_student_text_is_neutralised_in_the_report_csv_and_table(batch):
     rows = list(csv.reader(io.StringIO(batch["report_csv"])))
     cells = [cell for row in rows for cell in row]
     assert "'" + FORMULA_ID in cells and FORMULA_ID not in cells
-    assert not any(cell[:1] in "=+-@" for cell in cells)
+    assert not any(cell[:1] in ("=", "+", "-", "@") for cell in cells)  # ("" is in any string)
     assert not any(ch in cell for cell in cells for ch in "\x1b\r\n\x00")
     assert result(batch, FORMULA_ID)["score"] == batch["max_score"]
 
@@ -546,3 +546,16 @@ def test_the_batch_is_recorded_in_the_gradebook_and_exported(batch):
     assert lines[0].startswith("assignment,duedate,timestamp,student_id,last_name,first_name,email,raw_score")
     assert len(lines) == 1 + len(batch["results"])
     assert "reference" in batch["report_csv"] and "malformed" in batch["report_csv"]
+
+
+INTERNAL_NAMES = re.compile(r"GraderObject|StudentFunction|StudentObject|StudentGlobals|Bridge\b|"
+                            r"SandboxDied|SandboxTimeout|grading\.|sandbox_runner|proxies\.py")
+
+
+def test_no_internal_class_name_reaches_a_student(batch):
+    """What a student reads (autograded outputs, feedback) never names the grader's machinery."""
+    for student, nb in batch["autograded"].items():
+        for cell in nb["cells"]:
+            assert not INTERNAL_NAMES.search(cell["outputs"]), (student, cell["outputs"][-300:])
+    for student, page in batch["feedback"].items():
+        assert page is None or not INTERNAL_NAMES.search(page), student
