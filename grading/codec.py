@@ -6,10 +6,11 @@ dtype, named tuples, numpy Generators by their state) is copied; an iterator or 
 drained into a list (at most ``MAX_ITEMS`` items).
 
 *Course values travel as the real thing* (fidelity: student code must receive exactly what a test
-cell would pass it in a plain notebook): a function of gdlib or a numpy ufunc travels by its name
-and is looked up on the other side; an instance of a gdlib class (a model, a landscape) travels
-by value, its class by name and its attributes as a tree, and is rebuilt as an instance of that
-class. Only modules of :data:`COURSE_PACKAGES` are ever looked up, so no other name can be
+cell would pass it in a plain notebook): a function of gdlib or gdcheck or a numpy ufunc travels
+by its name and is looked up on the other side; an instance of a gdlib class (a model, a
+landscape), or of a gdcheck class that says ``travels_by_value = True`` (a recording test
+function), travels by value, its class by name and its attributes as a tree, and is rebuilt as an
+instance of that class; what a call changes in it comes back like any argument changed in place. Only modules of :data:`COURSE_PACKAGES` are ever looked up, so no other name can be
 imported through the codec.
 
 Anything else (a function, an object) travels as a *reference* that the other side can only call
@@ -41,7 +42,9 @@ MAX_NODES = 2_000_000
 MAX_ITEMS = 100_000
 MAX_STRING = 16 << 20
 SAFE_KINDS = set("biufcUSmM")
-COURSE_PACKAGES = ("gdlib",)
+# Functions of these packages travel by name; instances of gdlib's classes, and of the classes of
+# gdcheck that say ``travels_by_value = True``, travel by value.
+COURSE_PACKAGES = ("gdlib", "gdcheck")
 
 
 # -- course values, by name ---------------------------------------------------------------------
@@ -83,9 +86,11 @@ def course_function(v) -> tuple[str, str] | None:
 
 
 def _course_class(cls) -> tuple[str, str] | None:
-    """(module, qualname) of a gdlib class whose instances can travel by value, else None."""
+    """(module, qualname) of a course class whose instances can travel by value, else None."""
     module, qualname = getattr(cls, "__module__", None), getattr(cls, "__qualname__", None)
     if not (_is_course_module(module) and isinstance(qualname, str)):
+        return None
+    if module.split(".")[0] != "gdlib" and cls.__dict__.get("travels_by_value") is not True:
         return None
     if issubclass(cls, (tuple, type, BaseException)) or "__slots__" in cls.__dict__:
         return None
