@@ -29,7 +29,7 @@ PYTEST_ARGS   ?= $(shell $(PY) -c "import xdist" >/dev/null 2>&1 && echo "-n 2")
 # Recipes find the venv's tools first (nbgrader runs `alembic` by name, for instance).
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv torch chromium book book-cold test student-repo publish clean
+.PHONY: help venv torch chromium postgres book book-cold test student-repo publish clean
 
 help:
 	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
@@ -61,6 +61,16 @@ $(TORCH_STAMP): $(VENV_STAMP)
 	@$(PY) -m pip install --disable-pip-version-check "$(TORCH_SPEC)" >$(VENV)/pip-torch.log 2>&1 \
 	  || echo "make: $(TORCH_SPEC) is not available here (see $(VENV)/pip-torch.log); the comparisons with PyTorch will be skipped (rm $(TORCH_STAMP) to try again)"
 	@touch $@
+
+# Debian's PostgreSQL for the shared-gradebook test (tests/test_grading_postgres.py starts its own
+# server on 127.0.0.1 and stops it; the package's own service is not used).
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "make: installing Debian's postgresql (log: $(BUILD)/apt-postgres.log)"; \
+	  mkdir -p $(BUILD); \
+	  { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; } \
+	    >$(BUILD)/apt-postgres.log 2>&1 || echo "make: apt-get install postgresql failed (see $(BUILD)/apt-postgres.log); the PostgreSQL test will be skipped"; \
+	fi
 
 # Debian's Chromium for the browser tests (playwright drives it; never `playwright install`).
 chromium:
@@ -98,7 +108,7 @@ publish: $(VENV_STAMP)
 
 # The book and the student repo are built first (the book tests and the leak test read them);
 # nbval runs every chapter and every solutions/ notebook from tests/test_notebooks.py.
-test: $(VENV_STAMP) $(TORCH_STAMP) chromium
+test: $(VENV_STAMP) $(TORCH_STAMP) chromium postgres
 	$(MAKE) --no-print-directory book
 	$(MAKE) --no-print-directory student-repo
 	@# One BLAS thread per process: the two xdist workers already use both cores.
@@ -129,3 +139,21 @@ ifndef ASSIGNMENT
 endif
 	@$(MAKE) --no-print-directory venv
 	$(PY) -m grading grade $(ASSIGNMENT) $(GRADE_ARGS)
+
+# Class report (autograded/class-report-<id>.html and .csv, also written by `make grade`);
+# REPORT_ARGS="--anonymise" for a copy that can be shared.
+.PHONY: report feedback-zip
+report:
+ifndef ASSIGNMENT
+	$(error usage: make report ASSIGNMENT=<id> [REPORT_ARGS="--anonymise"])
+endif
+	@$(MAKE) --no-print-directory venv
+	$(PY) -m grading report $(ASSIGNMENT) $(REPORT_ARGS)
+
+# One zip per student in feedback-zips/<id>/, to return the feedback (e.g. through the LMS).
+feedback-zip:
+ifndef ASSIGNMENT
+	$(error usage: make feedback-zip ASSIGNMENT=<id>)
+endif
+	@$(MAKE) --no-print-directory venv
+	$(PY) -m grading feedback-zip $(ASSIGNMENT)

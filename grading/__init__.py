@@ -18,6 +18,38 @@ How a submission is graded (each step is one module):
 - ``pool``: parallel workers; ``gradebook``: nbgrader's gradebook, one writer, one commit per
   submission, manual grades never overwritten; ``feedback``: nbgrader's feedback, hidden tests
   removed and checked; ``report``: progress bar and summary table; ``release``: allowed files.
+
+After grading: the class report, the records, returning feedback
+------------------------------------------------------------------
+
+Every ``grade`` run ends by writing, in ``autograded/`` (the instructor's folder: nothing there
+reaches students or the student repository):
+
+- ``class-report-<id>.html`` and ``.csv`` (``class_report``): statuses, the score distribution,
+  the pass rate of each test cell (titled "Visible test: adam_step", "Hidden test: adam_step"),
+  the mistakes gdcheck named ("This looks like Adam without bias correction.") with how many
+  students made each and a link to the book section that addresses it (``sections``: the book's
+  address is ``book_url`` of ``course.yml``; without one, links go to ``_build/html``), students
+  flagged for review, submissions not graded (or only in part) with their reason, and students
+  who submitted nothing. One offline page: inline plots, no script, no request to any host.
+  ``python -m grading report <id>`` writes it again from the records; ``--anonymise`` also
+  writes ``class-report-<id>-anonymised.*`` to share (pseudonyms, no reasons);
+- ``grading-report-<id>.csv`` (``records``): one row per student, status, score, reason, named
+  mistakes. ``grade <id> --student NAME`` updates NAME's row and keeps everyone else's;
+- ``grades-<id>.csv``: a status and the gradebook's score (manual grades included) per student.
+  A real zero (``graded``, 0), a ``malformed`` submission (0) and no submission (``missing``,
+  no score: a student of the gradebook without a submission) are told apart; nbgrader's
+  ``grades.csv`` at the course root stays as nbgrader writes it (0.0 for all three).
+
+Feedback (``feedback``, ``feedback_pages``): ``feedback/<student>/<id>/<notebook>.html`` with
+MathJax 3 in ``mathjax/`` beside it (no CDN), links to the published book (and, under a message
+that names a mistake, to the section about it), test cells titled by what they check, long
+messages wrapped; a student who submitted nothing gets a page saying so.
+To return it, ``python -m grading feedback-zip <id>`` writes ``feedback-zips/<id>/<student>.zip``
+(the student's folder, maths included), one per student to send by e-mail or through the
+learning platform. nbgrader's own ``nbgrader release_feedback <id>`` also works for courses
+that collected submissions through nbgrader's exchange, but it copies the HTML pages only:
+students then see the maths as LaTeX source and should rather get the zip.
 """
 
 __all__ = ["BatchReport", "Options", "Result", "grade_assignment"]

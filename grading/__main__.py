@@ -1,14 +1,19 @@
-"""Command line: ``python -m grading grade <id>`` (``make grade ASSIGNMENT=<id>``) and
+"""The grader's commands: grade, report, feedback-zip, check-release.
+
+``python -m grading grade <id>`` (``make grade ASSIGNMENT=<id>``),
+``python -m grading report <id>`` (the class report, ``--anonymise`` to share it),
+``python -m grading feedback-zip <id>`` (one zip of feedback per student) and
 ``python -m grading check-release <id>``."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from .batch import REPO_ROOT, DiskFull, grade_assignment
-from .report import Progress, table
+from .report import Progress, _printable, table
 
 
 def _grade(args) -> int:
@@ -43,12 +48,71 @@ def _grade(args) -> int:
     print(report.isolation)
     for problem in report.release_problems:
         print(f"release: {problem}")
+    if report.missing:
+        shown = ", ".join(_printable(s) for s in report.missing[:20])
+        print(f"no submission from {len(report.missing)} student(s) of the gradebook: {shown}"
+              f"{', ...' if len(report.missing) > 20 else ''}")
     if not report.results:
         print(f"no submissions found under submitted/*/{args.assignment}/")
-        return 0
-    print(table(report.results, report.feedback))
-    print(f"\n{len(report.results)} submission(s) in {report.seconds:.1f} s with {report.workers} worker(s); "
-          f"grades: {report.grades_csv}; report: {report.report_csv}; feedback: feedback/<student>/{args.assignment}/")
+    else:
+        print(table(report.results, report.feedback))
+        print(f"\n{len(report.results)} submission(s) in {report.seconds:.1f} s with {report.workers} worker(s); "
+              f"grades: {report.grades_csv} and {report.status_csv}; report: {report.report_csv}; "
+              f"feedback: feedback/<student>/{args.assignment}/")
+    if report.class_report:
+        print(f"class report: {report.class_report} ({report.class_report_seconds:.2f} s)")
+    if report.class_report_problem:
+        print(report.class_report_problem)
+    return 0
+
+
+def _report(args) -> int:
+    import time
+
+    from . import class_report, records, sections
+    from .diagnoses import test_titles
+    from .gradebook import load_course
+    started = time.monotonic()
+    course = load_course(Path(args.course))
+    coursedir = course.coursedir()
+    autograded = course.root / coursedir.autograded_directory
+    rows = list(records.read_rows(autograded / f"grading-report-{args.assignment}.csv").values())
+    snap = records.read_snapshot(course, args.assignment)
+    if not rows and not snap.submissions:
+        print(f"nothing graded for {args.assignment} yet: run python -m grading grade {args.assignment}")
+        return 1
+    rows = records.complete_rows(rows, snap, args.assignment)
+    source = Path(coursedir.format_path(coursedir.source_directory, ".", args.assignment))
+    titles = {}
+    for path in sorted(source.glob("*.ipynb")):
+        try:
+            titles[path.stem] = test_titles(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            pass
+    book_url = sections.book_url(course.root)
+    data = class_report.collect(args.assignment, rows, snap, titles, book_url)
+    output = Path(args.output) if args.output else autograded
+    for anonymise in ([False, True] if args.anonymise else [False]):
+        page, table_csv = class_report.write(data, output, anonymise=anonymise)
+        print(f"{'anonymised ' if anonymise else ''}class report: {page} and {table_csv}")
+    if not book_url:
+        print("no book_url in course.yml: links go to the locally built book (_build/html)")
+    print(f"({time.monotonic() - started:.1f} s)", file=sys.stderr)
+    return 0
+
+
+def _feedback_zip(args) -> int:
+    from .feedback_pages import zip_feedback
+    from .gradebook import load_course
+    course = load_course(Path(args.course))
+    written, skipped = zip_feedback(course, args.assignment, Path(args.output) if args.output else None)
+    for why in skipped:
+        print(f"skipped {_printable(why)}")
+    if not written:
+        print(f"no feedback under feedback/*/{args.assignment}/: run python -m grading grade {args.assignment}")
+        return 1
+    print(f"{len(written)} zip(s) in {written[0].parent}: one per student, to return to each "
+          "(e-mail, the learning platform); each holds the pages and mathjax/ for offline reading")
     return 0
 
 
@@ -82,6 +146,18 @@ def main(argv=None) -> int:
                        help="grade only these students (e.g. this machine's share)")
     grade.add_argument("--no-feedback", action="store_true", help="do not write feedback")
     grade.set_defaults(run=_grade)
+    report = sub.add_parser("report", help="write the class report (HTML and CSV) from the records")
+    report.add_argument("assignment")
+    report.add_argument("--course", default=str(REPO_ROOT))
+    report.add_argument("--anonymise", "--anonymize", action="store_true",
+                        help="also write a version with pseudonyms instead of student ids, to share")
+    report.add_argument("--output", default=None, help="folder (default: autograded/ of the course)")
+    report.set_defaults(run=_report)
+    zips = sub.add_parser("feedback-zip", help="one zip of feedback/<student>/<id>/ per student")
+    zips.add_argument("assignment")
+    zips.add_argument("--course", default=str(REPO_ROOT))
+    zips.add_argument("--output", default=None, help="folder (default: feedback-zips/<id>/ of the course)")
+    zips.set_defaults(run=_feedback_zip)
     check = sub.add_parser("check-release", help="list files of release/<id> students must not get")
     check.add_argument("assignment")
     check.add_argument("--course", default=str(REPO_ROOT))

@@ -7,8 +7,12 @@
    parallel (grading/submission.py) and write ``autograded/<student>/<id>/``;
 4. this process, the only writer, commits each result to the gradebook as it arrives;
 5. workers write each student's feedback with nbgrader ``generate_feedback`` (grading/feedback.py);
-6. nbgrader's CSV export writes ``grades.csv`` at the course root, and the report is returned
-   (and written to ``autograded/grading-report-<id>.csv``).
+6. nbgrader's CSV export writes ``grades.csv`` at the course root; the class's records are
+   updated (``autograded/grading-report-<id>.csv``: the rows of the students graded now replace
+   theirs, the others stay; ``autograded/grades-<id>.csv`` with a status per student, students
+   who submitted nothing included: grading/records.py), students the gradebook knows who
+   submitted nothing get a feedback page saying so, the class report is written
+   (``autograded/class-report-<id>.html``: grading/class_report.py) and the report is returned.
 
 Every submission ends with a status (graded, timed out, crashed, malformed, flagged, refused,
 not recorded) and a reason, whatever it contains: the batch always finishes. Nothing a
@@ -27,12 +31,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import class_report, records, sections
 from . import feedback as fb
+from . import feedback_pages as fb_pages
 from . import notebooks as nbs
+from .diagnoses import test_titles
 from .gradebook import GradebookWriter, export_grades, load_course, sync_assignment, venv_on_path
 from .pool import Pool, cpu_count
 from .release import check_release, split_files
-from .report import write_csv
+from .report import _cell
 from .sandbox import cleanup_runtime, prepare_runtime
 from .submission import Options, Result
 
@@ -50,6 +57,11 @@ class BatchReport:
     release_problems: list[str] = field(default_factory=list)
     grades_csv: Path | None = None
     report_csv: Path | None = None
+    status_csv: Path | None = None        # autograded/grades-<id>.csv: a status per student
+    class_report: Path | None = None      # autograded/class-report-<id>.html
+    class_report_seconds: float = 0.0
+    class_report_problem: str = ""
+    missing: list[str] = field(default_factory=list)  # known to the gradebook, nothing submitted
     seconds: float = 0.0
     workers: int = 0
 
@@ -154,6 +166,40 @@ def read_timestamp(folder: Path):
         return None, "timestamp.txt does not hold a date: submission time unknown"
 
 
+def _keep_records(writer, course, assignment, notebooks, report, students, feedback, export,
+                  with_class_report, titles, book_url) -> None:
+    """Missing students' feedback, the class's records (merged), the exports, the class report."""
+    snap = records.snapshot(writer.gb, assignment)
+    requested = None if students is None else set(students)
+    report.missing = records.missing_students(snap, {r.student for r in report.results}, requested)
+    for student in report.missing if feedback else ():
+        files = fb_pages.write_missing(course, assignment, student, list(notebooks), book_url)
+        report.feedback[student] = {"files": files, "problem": ""}
+    max_score = sum(c.points for cells in notebooks.values() for c in cells
+                    if c.points is not None and c.grade_id)
+    autograded = course.root / course.coursedir().autograded_directory
+    report.report_csv = autograded / f"grading-report-{assignment}.csv"
+    new = [records.row_of(r) for r in report.results]
+    new += [records.missing_row(s, assignment, max_score) for s in report.missing]
+    rows = records.merge_rows(records.read_rows(report.report_csv), new, full=students is None,
+                              keep={_cell(s) for s in snap.submissions})
+    rows = records.complete_rows(rows, snap, assignment)
+    records.write_rows(report.report_csv, rows)
+    if export:
+        report.grades_csv = course.root / "grades.csv"
+        export_grades(course, report.grades_csv)
+        report.status_csv = autograded / f"grades-{assignment}.csv"
+        records.write_grades(report.status_csv, rows, snap)
+    if with_class_report:
+        begun = time.monotonic()
+        try:
+            data = class_report.collect(assignment, rows, snap, titles, book_url)
+            report.class_report, _ = class_report.write(data, autograded)
+        except Exception as exc:  # every grade is committed: a report's failure costs only itself
+            report.class_report_problem = f"the class report failed: {type(exc).__name__}: {exc}"
+        report.class_report_seconds = time.monotonic() - begun
+
+
 def _refused(student: str, notebooks: dict, assignment: str, why: str, status: str = "refused") -> Result:
     result = _failed({"student": student}, notebooks, assignment, why)
     result.status = status
@@ -162,11 +208,14 @@ def _refused(student: str, notebooks: dict, assignment: str, why: str, status: s
 
 def grade_assignment(assignment: str, course_root: Path = REPO_ROOT, *, workers: int | None = None,
                      timeout: float | None = None, memory_mb: int = 2048, students=None,
-                     feedback: bool = True, export: bool = True, progress=None) -> BatchReport:
+                     feedback: bool = True, export: bool = True, progress=None,
+                     write_report: bool = True) -> BatchReport:
     """Autograde, write feedback and export grades for every submission of ``assignment``.
 
     ``progress(event)`` is called after each grade is committed (``event["kind"] == "graded"``)
     and each feedback is written (``"feedback"``), with ``event["done"]`` and ``event["total"]``.
+    ``students`` grades only those (the other students' records are kept); ``write_report``
+    writes the class report at the end.
     """
     started = time.monotonic()
     venv_on_path()
@@ -179,25 +228,28 @@ def grade_assignment(assignment: str, course_root: Path = REPO_ROOT, *, workers:
     pool = Pool(n)  # the workers import their modules while this process prepares the batch
     try:
         return _grade(pool, course, assignment, folders, refused_folders, options, report, started,
-                      feedback, export, progress)
+                      feedback, export, progress, students, write_report)
     except BaseException:
         pool.terminate()
         raise
 
 
 def _grade(pool, course, assignment, folders, refused_folders, options, report, started, feedback,
-           export, progress) -> BatchReport:
+           export, progress, students=None, with_class_report=True) -> BatchReport:
     sources, release_files, release_temp = sync_assignment(course, assignment)
     allowed, refused = split_files(release_files)
     report.release_problems = [f"{p.name} stays out of the sandboxes (not an allowed data file)" for p in refused]
     report.release_problems += check_release(release_temp / "release" / assignment) \
         if (release_temp / "release" / assignment).is_dir() else []
     notebooks = {name: nbs.source_cells(src, rel) for name, (src, rel) in sources.items()}
+    titles = {name: test_titles(src) for name, (src, _) in sources.items()}
+    book_url = sections.book_url(course.root)
     iso = prepare_runtime(course.root, allowed)
     report.isolation = iso.description
     context = {"assignment": assignment, "options": options, "notebooks": notebooks,
                "metadata": {name: src.get("metadata", {}) for name, (src, _) in sources.items()},
-               "isolation": iso, "course_root": str(course.root), "secrets": fb.secret_lines(sources)}
+               "isolation": iso, "course_root": str(course.root), "secrets": fb.secret_lines(sources),
+               "titles": titles, "book_url": book_url}
     cells = sum(len(c) for c in notebooks.values())
     budget = STARTUP_SECONDS + 2 * cells * (options.timeout + 5)
     writer = None
@@ -210,6 +262,8 @@ def _grade(pool, course, assignment, folders, refused_folders, options, report, 
             pool.submit({"kind": "grade", "student": student, "folder": str(folder),
                          "autograded": str(course.folder("autograded_directory", student, assignment))},
                         budget)
+        if with_class_report:
+            class_report.preload()  # matplotlib's import, while the workers grade
         graded = 0
         while pool.pending:
             task, ok, payload = pool.next_done()
@@ -235,12 +289,8 @@ def _grade(pool, course, assignment, folders, refused_folders, options, report, 
                     progress({"kind": "feedback", "student": student, "done": len(report.feedback),
                               "total": len(folders)})
         pool.close()
-        if export:
-            report.grades_csv = course.root / "grades.csv"
-            export_grades(course, report.grades_csv)
-        report.report_csv = course.root / course.coursedir().autograded_directory / \
-            f"grading-report-{assignment}.csv"
-        write_csv(report.results, report.report_csv)
+        _keep_records(writer, course, assignment, notebooks, report, students, feedback, export,
+                      with_class_report, titles, book_url)
     finally:
         if writer is not None:
             writer.close()

@@ -5,7 +5,9 @@ with a fixed list of preprocessors whatever nbgrader_config.py says: nbgrader's 
 ``ClearHiddenTests`` (plain nbgrader keeps hidden tests in the feedback), tracebacks of test
 cells cut to their last line (the message), a hidden test's message cut to pass/fail and the kind
 of mistake (its details would show the hidden inputs), and nbconvert's CSS. Each student's feedback is made
-from that student's autograded notebook only. Then every HTML file is read back as text: if it
+from that student's autograded notebook only. Each page is finished for offline reading
+(grading/feedback_pages.py: MathJax from the folder, links to the book, test cells titled by
+what they check, wrapped messages). Then every HTML file is read back as text: if it
 holds a solution or hidden-test delimiter, a marker, or any line of a hidden test, it is
 deleted and the report says so, rather than sent.
 """
@@ -18,6 +20,7 @@ import re
 from pathlib import Path
 
 from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
 
 from .release import LEAK
 
@@ -27,6 +30,8 @@ HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", re.S)
 
 class OneLineTestErrors(Preprocessor):
     """A failing test cell shows only its error message, never a traceback quoting test code."""
+
+    enabled = Bool(True)  # nbconvert's preprocessors are off unless enabled; nbgrader's are on
 
     def preprocess_cell(self, cell, resources, index):
         if cell.get("metadata", {}).get("nbgrader", {}).get("grade") and cell.cell_type == "code":
@@ -40,6 +45,8 @@ class HiddenTestSummaries(Preprocessor):
     """A hidden test's feedback says that it failed and, when a check named it, the kind of
     mistake; never the details that would show its hidden inputs (values, where they differ).
     Runs before ``ClearHiddenTests``, which removes the region this recognises the cell by."""
+
+    enabled = Bool(True)
 
     def preprocess_cell(self, cell, resources, index):
         meta = cell.get("metadata", {}).get("nbgrader", {})
@@ -88,8 +95,13 @@ def leaks(page: str, secrets: list[str]) -> list[str]:
     return found
 
 
-def generate(course, assignment: str, student: str, secrets: list[str]) -> dict:
-    """Run nbgrader's GenerateFeedback for one student; {"files": [...], "problem": str}."""
+def generate(course, assignment: str, student: str, secrets: list[str], titles: dict | None = None,
+             book_url: str | None = None) -> dict:
+    """Run nbgrader's GenerateFeedback for one student; {"files": [...], "problem": str}.
+
+    Each page is then finished by :func:`grading.feedback_pages.finish` (offline MathJax from
+    ``mathjax/`` beside it, links to the book at ``book_url``, test cells named by ``titles``:
+    notebook -> grade_id -> title) before the check for leaks."""
     import contextlib
     import io
     import logging
@@ -97,6 +109,8 @@ def generate(course, assignment: str, student: str, secrets: list[str]) -> dict:
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from nbgrader.converters import GenerateFeedback
     from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+
+    from .feedback_pages import finish, install_mathjax
 
     config = copy.deepcopy(course.config)
     config.GenerateFeedback.preprocessors = [GetGrades, HiddenTestSummaries, ClearHiddenTests,
@@ -114,8 +128,13 @@ def generate(course, assignment: str, student: str, secrets: list[str]) -> dict:
         return {"files": [], "problem": f"generate_feedback failed: {exc}"}
     folder = course.folder("feedback_directory", student, assignment)
     files, problems = [], []
+    mathjax = install_mathjax(folder)
     for page in sorted(folder.glob("*.html")):
-        found = leaks(page.read_text(encoding="utf-8", errors="replace"), secrets)
+        text = finish(page.read_text(encoding="utf-8", errors="replace"),
+                      titles=(titles or {}).get(page.stem), book_url=book_url, folder=folder,
+                      mathjax=mathjax)
+        page.write_text(text, encoding="utf-8")
+        found = leaks(text, secrets)
         if found:
             page.unlink()
             problems.append(f"{page.name} withheld: it showed {', '.join(found[:3])}")
@@ -126,12 +145,12 @@ def generate(course, assignment: str, student: str, secrets: list[str]) -> dict:
 
 def write_unreadable(course, assignment: str, student: str, notebooks: list[str], reason: str) -> list[str]:
     """A short feedback page for a submission that could not be graded."""
+    from .feedback_pages import simple_page
     folder = course.folder("feedback_directory", student, assignment)
     folder.mkdir(parents=True, exist_ok=True)
-    body = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(assignment)}</title>"
-            f"</head><body><h1>{html.escape(assignment)}: not graded</h1><p>Your submission could not "
-            f"be graded: {html.escape(reason)}.</p><p>Score: 0. Please check the file and ask your "
-            "instructor.</p></body></html>\n")
+    body = simple_page(f"{assignment}: not graded", f"<p>Your submission could not be graded: "
+                        f"{html.escape(reason)}.</p><p>Score: 0. Please check the file and ask your "
+                        "instructor.</p>")
     paths = []
     for name in notebooks:
         path = Path(folder) / f"{name}.html"

@@ -80,10 +80,44 @@ def _quiet_nbgrader(app) -> None:
     app.log.setLevel(logging.ERROR)
 
 
+@contextlib.contextmanager
+def gradebook_lock(course: Course):
+    """Hold the gradebook for one grader while it records an assignment.
+
+    Several graders may share one gradebook (a PostgreSQL ``db_url``, one grader per machine):
+    recording the same assignment at once would insert its rows twice. On PostgreSQL the lock is
+    a session advisory lock on the server; on SQLite, a lock on a file beside the database.
+    """
+    if course.db_url.startswith("postgresql"):
+        import zlib
+
+        import sqlalchemy
+        engine = sqlalchemy.create_engine(course.db_url, poolclass=sqlalchemy.pool.NullPool)
+        key = zlib.crc32(f"gradebook:{course.course_id}".encode())
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            try:
+                yield
+            finally:
+                connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+        engine.dispose()
+        return
+    import fcntl
+    path = course.db_url.removeprefix("sqlite:///") + ".lock" if course.db_url.startswith("sqlite:///") \
+        else os.path.join(tempfile.gettempdir(), f"gradebook-{course.course_id}.lock")
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def sync_assignment(course: Course, assignment: str) -> tuple[dict[str, tuple[dict, dict]], list[Path], Path]:
     """Record ``assignment`` in the gradebook with ``nbgrader generate_assignment`` (run on a
     temporary copy of its source folder); return ({notebook: (source, release)}, the release's
-    other files, the temporary folder holding the release)."""
+    other files, the temporary folder holding the release). Graders sharing the gradebook take
+    turns (:func:`gradebook_lock`)."""
     venv_on_path()
     coursedir = course.coursedir()
     source_dir = Path(coursedir.format_path(coursedir.source_directory, ".", assignment))
@@ -91,7 +125,8 @@ def sync_assignment(course: Course, assignment: str) -> tuple[dict[str, tuple[di
         raise FileNotFoundError(f"no source notebooks for assignment {assignment!r} in {source_dir}")
     temp = Path(tempfile.mkdtemp(prefix="grading-release-"))
     try:
-        return _generate(course, assignment, source_dir, temp)
+        with gradebook_lock(course):
+            return _generate(course, assignment, source_dir, temp)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise

@@ -29,6 +29,7 @@ from pathlib import Path
 import nbformat
 
 from . import notebooks as nbs
+from .diagnoses import mistakes_in_outputs
 from .proxies import Bridge, forget_student_files
 from .sandbox import Isolation, Sandbox, SandboxDied, SandboxError, SandboxTimeout
 
@@ -37,6 +38,8 @@ OUTPUT_LIMIT = 100_000
 CODE_SUFFIXES = (".py", ".pth", ".pyc", ".so", ".pyx", ".egg-link")
 IGNORED_FILES = ("timestamp.txt",)
 STATUSES = ("graded", "timed out", "crashed", "malformed", "flagged", "refused", "not recorded")
+# A student the gradebook knows who submitted nothing (grading/records.py): no Result, a status.
+MISSING = "missing"
 
 
 @dataclass
@@ -64,6 +67,7 @@ class Result:
     malformed: str = ""
     seconds: float = 0.0
     autograded: list = field(default_factory=list)
+    mistakes: dict = field(default_factory=dict)     # notebook -> grade_id -> [catalogue keys named]
 
     @property
     def score(self) -> float:
@@ -414,6 +418,9 @@ def grade_submission(task: dict, context: dict, slot: int) -> Result:
         scores, unanswered = _score(done)
         result.scores[name].update(scores)
         result.unanswered[name] = unanswered
+        result.mistakes[name] = {cell.grade_id: keys for cell, outputs in done
+                                 if cell.role == "test" and cell.grade_id
+                                 for keys in [mistakes_in_outputs(outputs)] if keys}
         graded = _autograded_notebook(done, context["metadata"][name])
         nbformat.validate(nbformat.from_dict(graded))
         path = target / f"{name}.ipynb"

@@ -26,5 +26,6 @@ def run(task: dict, context: dict, slot: int):
         root = context["course_root"]
         if root not in _COURSES:
             _COURSES[root] = load_course(Path(root))
-        return feedback.generate(_COURSES[root], context["assignment"], task["student"], context["secrets"])
+        return feedback.generate(_COURSES[root], context["assignment"], task["student"], context["secrets"],
+                                 context.get("titles"), context.get("book_url"))
     raise ValueError(f"unknown task kind {task['kind']!r}")
