@@ -7,6 +7,7 @@ playwright. The flags keep it from reaching out to Google's hosts at start-up.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import http.server
 import threading
@@ -26,6 +27,40 @@ def is_local(url: str) -> bool:
     """True for a URL served from this machine (or inline: data:, blob:, about:)."""
     parts = urlsplit(url)
     return parts.scheme in LOCAL_SCHEMES or parts.hostname in LOCAL_HOSTS
+
+
+@dataclasses.dataclass
+class Visit:
+    """A page opened by :func:`open_offline` and what it did: every request, the ones to other
+    hosts (aborted), console and page errors, and responses with an error status."""
+
+    page: object
+    requests: list
+    foreign: list
+    errors: list
+    failed: list
+
+
+def open_offline(browser, url: str, *, width: int = 1280, height: int = 900) -> Visit:
+    """Open ``url`` in a new browser context that lets only local requests through."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    visit = Visit(None, [], [], [], [])
+
+    def route(route_obj):
+        if is_local(route_obj.request.url):
+            route_obj.continue_()
+        else:
+            visit.foreign.append(route_obj.request.url)
+            route_obj.abort()
+
+    context.route("**/*", route)
+    page = visit.page = context.new_page()
+    page.on("request", lambda request: visit.requests.append(request.url))
+    page.on("response", lambda response: visit.failed.append(response.url) if response.status >= 400 else None)
+    page.on("console", lambda msg: visit.errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: visit.errors.append(str(exc)))
+    page.goto(url, wait_until="networkidle")
+    return visit
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from browser_support import chromium, is_local, serve
+from browser_support import chromium, is_local, open_offline, serve
 
 pytestmark = [pytest.mark.book, pytest.mark.browser]
 
@@ -34,23 +34,8 @@ def browser():
 
 def open_page(browser, url: str):
     """Open ``url``; return (page, requests, foreign requests, console errors)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    requests, foreign, errors = [], [], []
-
-    def route(route_obj):
-        if is_local(route_obj.request.url):
-            route_obj.continue_()
-        else:
-            foreign.append(route_obj.request.url)
-            route_obj.abort()
-
-    context.route("**/*", route)
-    page = context.new_page()
-    page.on("request", lambda request: requests.append(request.url))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(url, wait_until="networkidle")
-    return page, requests, foreign, errors
+    visit = open_offline(browser, url)
+    return visit.page, visit.requests, visit.foreign, visit.errors
 
 
 def page_has_maths(book_html: Path, docname: str) -> bool:

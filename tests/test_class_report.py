@@ -244,25 +244,9 @@ def test_feedback_zip_gives_one_zip_per_student(graded):
 # -- in a real browser ---------------------------------------------------------------------------
 
 def _open(browser, url):
-    from browser_support import is_local
-    context = browser.new_context(viewport={"width": 1100, "height": 900})
-    requests, foreign, errors, failed = [], [], [], []
-
-    def route(route_obj):
-        if is_local(route_obj.request.url):
-            route_obj.continue_()
-        else:
-            foreign.append(route_obj.request.url)
-            route_obj.abort()
-
-    context.route("**/*", route)
-    page = context.new_page()
-    page.on("request", lambda request: requests.append(request.url))
-    page.on("response", lambda response: failed.append(response.url) if response.status >= 400 else None)
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(url, wait_until="networkidle")
-    return page, requests, foreign, errors, failed
+    from browser_support import open_offline
+    visit = open_offline(browser, url, width=1100)
+    return visit.page, visit.requests, visit.foreign, visit.errors, visit.failed
 
 
 @pytest.mark.browser

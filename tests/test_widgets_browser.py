@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import chromium, is_local, serve
+from browser_support import chromium, open_offline, serve
 from conftest import BOOK_HTML
 from gdlib.static_widget import static_landscape_explorer, static_training_explorer
 from gdlib.widgets import TrainingSetup, landscape_caption, landscape_frame, training_caption, \
@@ -42,26 +42,11 @@ def browser():
 @contextlib.contextmanager
 def open_page(browser, url: str):
     """Yield (page, foreign requests, console errors) for ``url``."""
-    context = browser.new_context(viewport={"width": 1100, "height": 900})
-    foreign, errors = [], []
-
-    def route(route_obj):
-        if is_local(route_obj.request.url):
-            route_obj.continue_()
-        else:
-            foreign.append(route_obj.request.url)
-            route_obj.abort()
-
-    context.route("**/*", route)
-    page = context.new_page()
-    page.on("request", lambda r: None if is_local(r.url) else foreign.append(r.url))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    visit = open_offline(browser, url, width=1100)
     try:
-        page.goto(url, wait_until="networkidle")
-        yield page, foreign, errors
+        yield visit.page, visit.foreign, visit.errors
     finally:
-        context.close()
+        visit.page.context.close()
 
 
 def canvas_image(explorer) -> str:
