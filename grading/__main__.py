@@ -29,16 +29,21 @@ def _grade(args) -> int:
         bar["counts"][status] = bar["counts"].get(status, 0) + 1
         bar["bar"].show(event["done"], bar["counts"])
 
+    stops: tuple = (DiskFull,)
+    if args.scheduler:  # dask is imported only for a cluster
+        from .distributed import ClusterError
+        stops += (ClusterError,)
     try:
         report = grade_assignment(args.assignment, Path(args.course), workers=args.workers,
                                   timeout=args.timeout, memory_mb=args.memory, students=args.student,
-                                  feedback=not args.no_feedback, progress=progress)
+                                  feedback=not args.no_feedback, progress=progress,
+                                  scheduler=args.scheduler)
     except KeyboardInterrupt:
         if "bar" in bar:
             bar["bar"].close()
         print("interrupted: every grade shown so far is committed to the gradebook", file=sys.stderr)
         return 130
-    except DiskFull as exc:
+    except stops as exc:
         if "bar" in bar:
             bar["bar"].close()
         print(f"stopped: {exc}", file=sys.stderr)
@@ -56,7 +61,8 @@ def _grade(args) -> int:
         print(f"no submissions found under submitted/*/{args.assignment}/")
     else:
         print(table(report.results, report.feedback))
-        print(f"\n{len(report.results)} submission(s) in {report.seconds:.1f} s with {report.workers} worker(s); "
+        where = f" on the Dask cluster {report.scheduler}" if report.scheduler else ""
+        print(f"\n{len(report.results)} submission(s) in {report.seconds:.1f} s with {report.workers} worker(s){where}; "
               f"grades: {report.grades_csv} and {report.status_csv}; report: {report.report_csv}; "
               f"feedback: feedback/<student>/{args.assignment}/")
     if report.class_report:
@@ -137,7 +143,12 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     grade = sub.add_parser("grade", help="autograde, write feedback and export grades")
     grade.add_argument("assignment")
-    grade.add_argument("--workers", type=int, default=None, help="parallel workers (default: cores)")
+    grade.add_argument("--workers", type=int, default=None,
+                       help="parallel workers (default: cores); with --scheduler, the local workers "
+                            "that write feedback")
+    grade.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                       help="grade the submissions on this Dask cluster (grading/distributed.py); "
+                            "this machine still writes the gradebook and the feedback")
     grade.add_argument("--timeout", type=float, default=None,
                        help="seconds per cell (default: nbgrader_config's timeout, else 60)")
     grade.add_argument("--memory", type=int, default=2048, help="memory limit per submission, MB")

@@ -4,7 +4,8 @@
 2. the runtime for sandboxes is prepared (grading/sandbox.py), with the release's allowed data
    files only (grading/release.py);
 3. worker processes (grading/pool.py) grade the submissions ``submitted/<student>/<id>/`` in
-   parallel (grading/submission.py) and write ``autograded/<student>/<id>/``;
+   parallel (grading/submission.py) and write ``autograded/<student>/<id>/``; with
+   ``scheduler``, the workers of a Dask cluster do (grading/distributed.py);
 4. this process, the only writer, commits each result to the gradebook as it arrives;
 5. workers write each student's feedback with nbgrader ``generate_feedback`` (grading/feedback.py);
 6. nbgrader's CSV export writes ``grades.csv`` at the course root; the class's records are
@@ -64,6 +65,7 @@ class BatchReport:
     missing: list[str] = field(default_factory=list)  # known to the gradebook, nothing submitted
     seconds: float = 0.0
     workers: int = 0
+    scheduler: str = ""                   # the Dask scheduler that graded (grading/distributed.py)
 
     def by_student(self) -> dict[str, Result]:
         return {r.student: r for r in self.results}
@@ -209,13 +211,15 @@ def _refused(student: str, notebooks: dict, assignment: str, why: str, status: s
 def grade_assignment(assignment: str, course_root: Path = REPO_ROOT, *, workers: int | None = None,
                      timeout: float | None = None, memory_mb: int = 2048, students=None,
                      feedback: bool = True, export: bool = True, progress=None,
-                     write_report: bool = True) -> BatchReport:
+                     write_report: bool = True, scheduler: str | None = None) -> BatchReport:
     """Autograde, write feedback and export grades for every submission of ``assignment``.
 
     ``progress(event)`` is called after each grade is committed (``event["kind"] == "graded"``)
     and each feedback is written (``"feedback"``), with ``event["done"]`` and ``event["total"]``.
     ``students`` grades only those (the other students' records are kept); ``write_report``
-    writes the class report at the end.
+    writes the class report at the end. ``scheduler`` (``tcp://HOST:PORT``) grades the
+    submissions on that Dask cluster (grading/distributed.py); this process still writes the
+    gradebook, and the feedback with ``workers`` local workers.
     """
     started = time.monotonic()
     venv_on_path()
@@ -225,13 +229,21 @@ def grade_assignment(assignment: str, course_root: Path = REPO_ROOT, *, workers:
     folders, refused_folders = submission_folders(course, assignment, students)
     n = max(1, min(workers or cpu_count(), len(folders) or 1, 255))
     report.workers = n
-    pool = Pool(n)  # the workers import their modules while this process prepares the batch
+    if scheduler:
+        from .distributed import DaskPool
+        pool = DaskPool(scheduler, n if feedback else 0)
+        report.scheduler = scheduler
+    else:
+        pool = Pool(n)  # the workers import their modules while this process prepares the batch
     try:
-        return _grade(pool, course, assignment, folders, refused_folders, options, report, started,
-                      feedback, export, progress, students, write_report)
+        report = _grade(pool, course, assignment, folders, refused_folders, options, report, started,
+                        feedback, export, progress, students, write_report)
     except BaseException:
         pool.terminate()
         raise
+    if scheduler:
+        report.isolation, report.workers = pool.describe(), len(pool.workers_seen)
+    return report
 
 
 def _grade(pool, course, assignment, folders, refused_folders, options, report, started, feedback,

@@ -21,8 +21,13 @@ import traceback
 from pathlib import Path
 
 
-def _worker(conn, slot: int, repo_root: str) -> None:
+def _worker(conn, slot: int, repo_root: str, parent: int = 0) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if parent:  # die with the process that started this one (a Dask worker: grading/distributed.py)
+        from grading.isolation import PR_SET_PDEATHSIG, libc
+        libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:
+            return
     if repo_root not in sys.path:
         sys.path.insert(0, repo_root)
     from grading import tasks
@@ -46,9 +51,12 @@ def _worker(conn, slot: int, repo_root: str) -> None:
 
 class Pool:
     """``n`` workers, started at once; :meth:`start` gives them the batch's context, then
-    :meth:`submit` tasks and call :meth:`next_done` once per task."""
+    :meth:`submit` tasks and call :meth:`next_done` once per task. ``die_with_parent``: each
+    worker is killed when the thread that started it ends (for a pool inside a Dask worker,
+    which may be killed without warning)."""
 
-    def __init__(self, n: int):
+    def __init__(self, n: int, die_with_parent: bool = False):
+        self.die_with_parent = die_with_parent
         self.mp = multiprocessing.get_context("spawn")
         self.context_bytes: bytes | None = None
         self.repo_root = str(Path(__file__).resolve().parent.parent)
@@ -60,7 +68,8 @@ class Pool:
 
     def _start(self, slot: int) -> None:
         parent, child = self.mp.Pipe()
-        process = self.mp.Process(target=_worker, args=(child, slot + 1, self.repo_root),
+        process = self.mp.Process(target=_worker, args=(child, slot + 1, self.repo_root,
+                                                        os.getpid() if self.die_with_parent else 0),
                                   daemon=True, name=f"grading-worker-{slot}")
         process.start()
         child.close()
@@ -104,8 +113,10 @@ class Pool:
                     self.workers[slot][1].send(task)
                 self.busy[slot] = (task, time.monotonic() + seconds)
 
-    def next_done(self) -> tuple[dict, bool, object]:
-        """(task, ok, result or an explanation) of the next task to finish."""
+    def next_done(self, wait: float | None = None) -> tuple[dict, bool, object] | None:
+        """(task, ok, result or an explanation) of the next task to finish; with ``wait``
+        (seconds), None if none finished by then."""
+        limit = None if wait is None else time.monotonic() + wait
         while True:
             self._dispatch()
             if not self.busy:
@@ -116,6 +127,8 @@ class Pool:
                 waitables[conn] = slot
                 waitables[process.sentinel] = slot
             timeout = max(0.0, min(d for _, d in self.busy.values()) - time.monotonic())
+            if limit is not None:
+                timeout = min(timeout, max(0.0, limit - time.monotonic()))
             ready = multiprocessing.connection.wait(list(waitables), timeout=timeout)
             for handle in ready:
                 slot = waitables[handle]
@@ -141,6 +154,8 @@ class Pool:
                     del self.busy[slot]
                     self._replace(slot)
                     return task, False, "timed out: the grading worker passed the deadline and was stopped"
+            if limit is not None and now >= limit:
+                return None
 
     def close(self) -> None:
         for slot, (process, conn) in list(self.workers.items()):
