@@ -91,6 +91,9 @@ book-cold: $(VENV_STAMP)
 
 # --- the student repository --------------------------------------------------------------------
 
+# Its chapters are the plain notebooks of the last `make book` (tools/plain_notebooks.py, from
+# the execution cache): run `make book` first after changing a chapter. Its README, Makefile,
+# requirements.txt and runtime.txt come from README.student.md and student/.
 student-repo: $(VENV_STAMP)
 	$(PY) tools/student_repo.py --output $(BUILD)/student-repo
 
@@ -107,7 +110,8 @@ publish: $(VENV_STAMP)
 # --- tests -------------------------------------------------------------------------------------
 
 # The book and the student repo are built first (the book tests and the leak test read them);
-# nbval runs every chapter and every solutions/ notebook from tests/test_notebooks.py.
+# nbval runs every solutions/ notebook from tests/test_notebooks.py, and
+# tests/test_student_path.py every student chapter and exercise where students run them.
 test: $(VENV_STAMP) $(TORCH_STAMP) chromium postgres
 	$(MAKE) --no-print-directory book
 	$(MAKE) --no-print-directory student-repo

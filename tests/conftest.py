@@ -86,3 +86,15 @@ def source_of(docname: str) -> Path:
         if path.is_file():
             return path
     raise FileNotFoundError(f"no source for toc entry {docname!r}")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "slow: builds an environment or runs many notebooks (tests/test_student_path.py); "
+                   "collected first, so that pytest-xdist runs them beside the quick tests")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Slow tests first: pytest-xdist hands tests out in collection order, so the long ones start
+    at once on every worker instead of trailing at the end of the run."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -242,8 +242,8 @@ def test_publish_twice_pushes_one_commit_per_release_and_the_site(book_html, cou
     student_1, pages_1 = commits(student_remote, course["branch"]), commits(pages_remote, "gh-pages")
     assert len(student_1) == 1 and len(pages_1) == 1
 
-    with (course_dir / "index.md").open("a") as index:
-        index.write("\nA change between two releases.\n")
+    with (course_dir / "CONVENTIONS.md").open("a") as conventions:
+        conventions.write("\nA change between two releases.\n")
     second = run_publish(*args, *local_student, env=env)
     assert second.returncode == 0, second.stdout + second.stderr
     student_2, pages_2 = commits(student_remote, course["branch"]), commits(pages_remote, "gh-pages")
@@ -259,9 +259,11 @@ def test_publish_twice_pushes_one_commit_per_release_and_the_site(book_html, cou
     student_files = files_of(student_remote, course["branch"])
     instructor = sorted(p for p in student_files if p.startswith(INSTRUCTOR_ONLY) or p.endswith(".db"))
     assert not instructor, f"instructor files pushed to the student repository: {instructor}"
-    assert {"course.yml", "requirements.txt", "index.md"} <= student_files
+    assert {"README.md", "Makefile", "requirements.txt", "runtime.txt", "CONVENTIONS.md",
+            "chapters/04-learning-rate.ipynb"} <= student_files
+    assert not {"course.yml", "index.md", "_config.yml", "tools/publish.py"} & student_files
     student_tree = checkout(student_remote, course["branch"], tmp_path / "student-tree")
-    assert "A change between two releases." in (student_tree / "index.md").read_text()
+    assert "A change between two releases." in (student_tree / "CONVENTIONS.md").read_text()
     leaks = find_leaks(student_tree, *secrets)
     assert not leaks, "solutions reached the student remote:\n" + "\n".join(leaks[:20])
 

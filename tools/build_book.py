@@ -15,7 +15,11 @@
    --keep-going --all``; _config.yml makes an exception in any executed cell fail the build
    (allow_errors false, raise_on_error true) and bounds each cell's run time. A built site gets a
    ``.nojekyll`` file (GitHub Pages would otherwise hide ``_static/`` and ``_sources/``).
-5. Print the elapsed time and whether the build was cold (empty cache) or warm, and write both to
+5. Replace what the pages' "download" button serves, ``_sources/chapters/*``, by the plain
+   notebooks of tools/plain_notebooks.py (every figure, table and number in the text, no MyST
+   markup: what a student opens in Jupyter or Colab), and fill in the install cell of
+   ``_sources/exercises/*/*.ipynb`` (tools/install_cell.py). See :func:`write_downloads`.
+6. Print the elapsed time and whether the build was cold (empty cache) or warm, and write both to
    ``_build/book-build.json``; the full log goes to ``_build/book-build.log`` (the tests read it).
 
 Usage: ``python tools/build_book.py [--force]`` (``--force`` drops the cache first: a cold build).
@@ -35,10 +39,13 @@ import sys
 import time
 from pathlib import Path, PurePosixPath
 
+import nbformat
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import course_config  # noqa: E402  (tools/course_config.py)
+import install_cell  # noqa: E402  (tools/install_cell.py)
+import plain_notebooks  # noqa: E402  (tools/plain_notebooks.py)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = REPO_ROOT / "_build"
@@ -197,6 +204,27 @@ def run_and_log(command: list[str], log_file: Path) -> int:
     return process.returncode
 
 
+def write_downloads(course: dict, html_dir: Path = HTML_DIR, root: Path = REPO_ROOT) -> list[Path]:
+    """Make the download button of every chapter and exercise serve what students should open.
+
+    ``html_copy_source`` copies each page's source to ``_sources/``: for a chapter, a MyST
+    notebook without outputs whose text shows raw ``{glue:text}`` roles; for an exercise, a
+    notebook whose install cell holds placeholders. They are replaced by the plain notebook of
+    each chapter (and the plain Markdown of its Markdown pages) and by the exercise with the
+    student repository's address. Returns the files written.
+    """
+    sources = html_dir / "_sources"
+    book = plain_notebooks.load_course(root, course, html_dir)
+    chapters = [p for p in plain_notebooks.chapter_sources(root)
+                if (sources / p.relative_to(root)).is_file()]
+    written = plain_notebooks.write_plain_chapters(sources / "chapters", book, chapters)
+    for path in sorted(sources.glob("exercises/*/*.ipynb")):
+        nb = install_cell.render_notebook(nbformat.read(path, as_version=4), course)
+        nbformat.write(nb, path)
+        written.append(path)
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--force", action="store_true",
@@ -219,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
 
     start = time.perf_counter()
     try:
-        write_book_config(course_config.load())
+        course = course_config.load()
+        write_book_config(course)
     except (course_config.CourseConfigError, ValueError) as error:
         print(f"build_book: {error}", file=sys.stderr)
         return 1
@@ -233,6 +262,11 @@ def main(argv: list[str] | None = None) -> int:
     returncode = 1 if failures else run_and_log(command, LOG_FILE)
     if returncode == 0:
         (HTML_DIR / ".nojekyll").touch()  # GitHub Pages serves _static/ and _sources/ as they are
+        try:
+            write_downloads(course)
+        except plain_notebooks.PlainNotebookError as error:
+            print(f"build_book: the plain notebooks of the download buttons: {error}", file=sys.stderr)
+            returncode = 1
     elapsed = time.perf_counter() - start
 
     REPORT_FILE.write_text(json.dumps({

@@ -1,21 +1,28 @@
 """Write the student-facing repository: ``make student-repo`` runs this.
 
 The student repository is what students, Binder and Colab see (the book's launch buttons point
-at it). It is this repository's files (tracked, plus untracked files that .gitignore does not
-ignore) EXCEPT the instructor-only ones:
+at it). It is made for them, not copied from the course repository: it holds exactly
 
-- ``solutions/`` (nbgrader source notebooks: solutions and hidden tests) and ``grading/``;
-- ``tests/`` and ``.ci/`` (the instructor test suite reads solutions/ and grading/), and
-  ``.github/`` (the course repository's workflows: they test, deploy and publish it);
-- gradebooks and nbgrader's working folders (``gradebook.db``, ``grades.csv``, ``release/``,
-  ``submitted/``, ``autograded/``, ``feedback/``);
-- in ``nbgrader_config.py``, every setting but the course id and the exchange (a database URL,
-  source folders and grading options are the instructor's).
+- ``chapters/``: the plain notebooks of the chapters (tools/plain_notebooks.py: the book
+  build's executed notebooks with every glued figure, table and number in their text, and no
+  MyST markup), and the book's Markdown pages (bibliography, conventions) as plain Markdown;
+  this needs an up-to-date ``make book`` (its execution cache);
+- ``exercises/``: the student versions nbgrader generated (``make exercises``);
+- ``gdlib/``, ``gdcheck/``, ``pyproject.toml`` (``pip install`` of the repository installs both
+  packages) and ``CONVENTIONS.md``;
+- in ``nbgrader_config.py``, only the course id and the exchange (a database URL, source
+  folders and grading options are the instructor's);
+- every file of ``student/`` at its root: its own ``Makefile`` (``make setup``, ``make lab``,
+  ``make check``), a lean ``requirements.txt``, ``runtime.txt`` for Binder and ``.gitignore``;
+- ``README.md`` made from ``README.student.md``, with ``{{ book_url }}``,
+  ``{{ student_repository }}``, ``{{ instructor_repository }}`` and ``{{ branch }}`` replaced by
+  the values of ``course.yml``, and ``{{ student_repository_slug }}`` (``OWNER/NAME``) and
+  ``{{ student_repository_name }}`` (``NAME``) derived from it.
 
-It keeps ``exercises/`` (the student versions), ``chapters/``, ``gdlib/``, the book's config,
-``course.yml`` and ``requirements.txt``. If the course has a ``README.student.md``, it becomes
-the student repository's ``README.md``, with ``{{ book_url }}``, ``{{ student_repository }}``,
-``{{ instructor_repository }}`` and ``{{ branch }}`` replaced by the values of ``course.yml``.
+The first cell of every notebook (tools/install_cell.py) gets the student repository's address
+and branch from ``course.yml`` here. Nothing else of the course repository is copied: no
+solutions/, grading/, tests/, tools/, book configuration or instructor README, Makefile or
+requirements.
 
 The tree is written to ``--output`` (default ``_build/student-repo``) and committed there on
 the branch of ``course.yml``, ready to push. The history goes on from release to release: an
@@ -23,7 +30,7 @@ existing repository in ``--output`` keeps its ``.git`` and gets one new commit w
 changed (none when it did not); with ``--base URL`` (``make publish`` passes the student
 remote) the new commit goes on top of that remote's branch, so pushing it never needs a force.
 The script refuses to finish if a notebook in it still carries an nbgrader solution or
-hidden-test region.
+hidden-test region, or an install cell without the repository's address.
 
 Usage: ``python tools/student_repo.py [--output DIR] [--base URL]``
 """
@@ -37,22 +44,23 @@ import subprocess
 import sys
 from pathlib import Path, PurePosixPath
 
+import nbformat
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import course_config  # noqa: E402  (tools/course_config.py)
+import install_cell  # noqa: E402  (tools/install_cell.py)
+import plain_notebooks  # noqa: E402  (tools/plain_notebooks.py)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = REPO_ROOT / "_build" / "student-repo"
 STUDENT_README = "README.student.md"  # optional: the student repository's README.md
+STUDENT_FILES = "student"             # its files go to the root of the student repository
 README_PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 COMMIT_MESSAGE = "Student repository of Gradient Descent for Neural Networks"
 
-EXCLUDED_FOLDERS = (
-    "solutions", "grading", "tests", ".ci", ".github",
-    "release", "submitted", "autograded", "feedback", "_build", ".venv",
-)
-EXCLUDED_FILES = ("gradebook.db", "grades.csv")
-# Instructor-only files outside the excluded folders (they need grading/ and solutions/).
-EXCLUDED_PATHS = (PurePosixPath("benchmarks/bench_grading.py"),)
+# What is copied from the course repository (folders end in "/"); chapters/ is rendered.
+STUDENT_PATHS = ("gdlib/", "gdcheck/", "exercises/", "CONVENTIONS.md", "pyproject.toml",
+                 "nbgrader_config.py", "LICENSE")
 EXCLUDED_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 NBGRADER_CONFIG = "nbgrader_config.py"
 # Settings a student's nbgrader (on a course JupyterHub) needs; nothing else is kept.
@@ -71,11 +79,11 @@ def candidate_files(root: Path = REPO_ROOT) -> list[PurePosixPath]:
 
 
 def is_for_students(path: PurePosixPath) -> bool:
-    if path.parts[0] in EXCLUDED_FOLDERS:
+    """True for a file of the course repository that is copied as it is into the student one."""
+    text = path.as_posix()
+    if not any(text == p or (p.endswith("/") and text.startswith(p)) for p in STUDENT_PATHS):
         return False
-    if path.name in EXCLUDED_FILES or path.suffix in EXCLUDED_SUFFIXES:
-        return False
-    if path in EXCLUDED_PATHS:
+    if path.suffix in EXCLUDED_SUFFIXES:
         return False
     if ".ipynb_checkpoints" in path.parts or "__pycache__" in path.parts:
         return False
@@ -102,6 +110,20 @@ def leaked_regions(output: Path) -> list[str]:
     ]
 
 
+def unfilled_placeholders(output: Path) -> list[str]:
+    """Notebooks under ``output`` whose install cell still holds a placeholder."""
+    return [str(nb.relative_to(output)) for nb in output.rglob("*.ipynb")
+            if install_cell.PLACEHOLDER.search(nb.read_text(encoding="utf-8", errors="replace"))]
+
+
+def readme_values(course: dict) -> dict[str, str]:
+    """The values a README template may use: course.yml's, and the student repository's names."""
+    values = {key: value for key, value in course.items() if isinstance(value, str)}
+    slug = course_config.github_slug(course["student_repository"])
+    values.update(student_repository_slug=slug, student_repository_name=slug.split("/")[1])
+    return values
+
+
 def student_readme(template: str, course: dict) -> str:
     """The student README: ``template`` with ``{{ key }}`` replaced by course.yml's values.
 
@@ -117,7 +139,7 @@ def student_readme(template: str, course: dict) -> str:
     SystemExit
         When the template names a key that course.yml does not have.
     """
-    values = {key: value for key, value in course.items() if isinstance(value, str)}
+    values = readme_values(course)
     unknown = sorted({m[1] for m in README_PLACEHOLDER.finditer(template)} - values.keys())
     if unknown:
         raise SystemExit(f"student_repo: {STUDENT_README} uses {unknown}, which course.yml does not "
@@ -164,7 +186,9 @@ def prepare_history(output: Path, branch: str, base: str | None) -> None:
 
 
 def write_student_repo(output: Path, root: Path = REPO_ROOT, *, course: dict | None = None,
-                       base: str | None = None) -> list[PurePosixPath]:
+                       base: str | None = None,
+                       cache_dir: Path = plain_notebooks.CACHE_DIR,
+                       html_dir: Path | None = plain_notebooks.HTML_DIR) -> list[PurePosixPath]:
     """Write the student tree into ``output`` and commit it on top of its history.
 
     Parameters
@@ -174,10 +198,16 @@ def write_student_repo(output: Path, root: Path = REPO_ROOT, *, course: dict | N
     root : Path
         The course repository the files come from.
     course : dict, optional
-        :func:`course_config.load` of ``root`` (read when not given): the branch, and the links
-        of the student README.
+        :func:`course_config.load` of ``root`` (read when not given): the branch, the links
+        of the student README and the address in the notebooks' install cell.
     base : str, optional
         A git URL (the published student repository): its branch becomes the parent.
+    cache_dir : Path
+        The execution cache of ``make book``, where the chapters' outputs come from (it matches
+        a chapter by its code, so it serves a copy of the course too).
+    html_dir : Path, optional
+        The built book, for the anchors of the bibliography's entries (links go to the page
+        without it).
 
     Returns
     -------
@@ -185,21 +215,46 @@ def write_student_repo(output: Path, root: Path = REPO_ROOT, *, course: dict | N
         The files of the student tree. ``HEAD`` gains one commit if they differ from its tree.
     """
     course = course_config.load(root / "course.yml") if course is None else course
+    # Render first: a chapter that cannot be rendered stops here, with the repository untouched.
+    chapters = {}
+    if (root / "_toc.yml").is_file():
+        book = plain_notebooks.load_course(root, course, html_dir)
+        for source in plain_notebooks.chapter_sources(root):
+            try:
+                chapters[source.name] = (
+                    nbformat.writes(plain_notebooks.render_notebook(source, book, cache_dir=cache_dir))
+                    + "\n" if source.suffix == ".ipynb" else plain_notebooks.render_markdown(source, book))
+            except plain_notebooks.PlainNotebookError as error:
+                raise SystemExit(f"student_repo: {error}") from None
+
     prepare_history(output, course["branch"], base)
     for entry in output.iterdir():
         if entry.name != ".git":
             shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
-    files = [p for p in candidate_files(root) if is_for_students(p)]
-    readme = root / STUDENT_README
-    if readme.is_file():
-        files = [p for p in files if p.as_posix() not in (STUDENT_README, "README.md")]
-    for path in files:
+    files = []
+    for path in (p for p in candidate_files(root) if is_for_students(p)):
         target = output / path
         target.parent.mkdir(parents=True, exist_ok=True)
         if path.as_posix() == NBGRADER_CONFIG:
             target.write_text(student_nbgrader_config((root / path).read_text(encoding="utf-8")))
+        elif path.suffix == ".ipynb":
+            nb = install_cell.render_notebook(nbformat.read(root / path, as_version=4), course)
+            target.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
         else:
             shutil.copy2(root / path, target)
+        files.append(path)
+    for name, text in chapters.items():
+        (output / "chapters").mkdir(exist_ok=True)
+        (output / "chapters" / name).write_text(text, encoding="utf-8")
+        files.append(PurePosixPath("chapters", name))
+    extras = root / STUDENT_FILES
+    for path in sorted(extras.rglob("*")) if extras.is_dir() else []:
+        if path.is_file() and "__pycache__" not in path.parts:
+            relative = PurePosixPath(path.relative_to(extras).as_posix())
+            (output / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, output / relative)
+            files.append(relative)
+    readme = root / STUDENT_README
     if readme.is_file():
         (output / "README.md").write_text(student_readme(readme.read_text(encoding="utf-8"), course),
                                           encoding="utf-8")
@@ -210,13 +265,16 @@ def write_student_repo(output: Path, root: Path = REPO_ROOT, *, course: dict | N
         shutil.rmtree(output)
         raise SystemExit(f"student_repo: solution or hidden-test regions found in {leaks}; "
                          "regenerate exercises/ with `make exercises` (nbgrader generate_assignment)")
+    unfilled = unfilled_placeholders(output)
+    if unfilled:
+        raise SystemExit(f"student_repo: the install cell of {unfilled} still has a placeholder")
 
     git(output, "add", "-A")
     unchanged = head_commit(output) is not None and subprocess.run(
         ["git", "diff", "--cached", "--quiet", "HEAD"], cwd=output).returncode == 0
     if not unchanged:
         git(output, "commit", "-q", "-m", COMMIT_MESSAGE)
-    return sorted(files)
+    return sorted(set(files))
 
 
 def main(argv: list[str] | None = None) -> int:
