@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from .batch import REPO_ROOT, DiskFull, grade_assignment
-from .report import Progress, _printable, table
+from .report import Progress, printable, table
 
 
 def _grade(args) -> int:
@@ -54,7 +54,7 @@ def _grade(args) -> int:
     for problem in report.release_problems:
         print(f"release: {problem}")
     if report.missing:
-        shown = ", ".join(_printable(s) for s in report.missing[:20])
+        shown = ", ".join(printable(s) for s in report.missing[:20])
         print(f"no submission from {len(report.missing)} student(s) of the gradebook: {shown}"
               f"{', ...' if len(report.missing) > 20 else ''}")
     if not report.results:
@@ -113,7 +113,7 @@ def _feedback_zip(args) -> int:
     course = load_course(Path(args.course))
     written, skipped = zip_feedback(course, args.assignment, Path(args.output) if args.output else None)
     for why in skipped:
-        print(f"skipped {_printable(why)}")
+        print(f"skipped {printable(why)}")
     if not written:
         print(f"no feedback under feedback/*/{args.assignment}/: run python -m grading grade {args.assignment}")
         return 1

@@ -40,7 +40,7 @@ from .diagnoses import test_titles
 from .gradebook import GradebookWriter, export_grades, load_course, sync_assignment, venv_on_path
 from .pool import Pool, cpu_count
 from .release import check_release, split_files
-from .report import _cell
+from .report import printable, spreadsheet_cell
 from .sandbox import cleanup_runtime, prepare_runtime
 from .submission import Options, Result
 
@@ -131,21 +131,15 @@ def submission_folders(course, assignment: str, students=None) -> tuple[dict[str
             continue
         folder = Path(coursedir.format_path(coursedir.submitted_directory, name, assignment))
         if student_dir.is_symlink() or folder.is_symlink():
-            refused[safe_text(name)] = "the submission folder is a symbolic link: not followed"
+            refused[printable(name)] = "the submission folder is a symbolic link: not followed"
         elif not student_dir.is_dir() or not folder.is_dir():
             continue
         elif not valid_student_id(name):
-            refused[safe_text(name)] = ("the folder name is not a valid student id (printable UTF-8, "
+            refused[printable(name)] = ("the folder name is not a valid student id (printable UTF-8, "
                                         "at most 100 characters, no surrounding spaces)")
         else:
             folders[name] = folder
     return folders, refused
-
-
-def safe_text(text: str) -> str:
-    """``text`` as printable UTF-8: undecodable bytes and control characters escaped."""
-    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def read_timestamp(folder: Path):
@@ -184,7 +178,7 @@ def _keep_records(writer, course, assignment, notebooks, report, students, feedb
     new = [records.row_of(r) for r in report.results]
     new += [records.missing_row(s, assignment, max_score) for s in report.missing]
     rows = records.merge_rows(records.read_rows(report.report_csv), new, full=students is None,
-                              keep={_cell(s) for s in snap.submissions})
+                              keep={spreadsheet_cell(s) for s in snap.submissions})
     rows = records.complete_rows(rows, snap, assignment)
     records.write_rows(report.report_csv, rows)
     if export:

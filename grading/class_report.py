@@ -39,7 +39,7 @@ from pathlib import Path
 
 from . import sections
 from .records import PROBLEM_STATUSES, RUN_STATUSES, Snapshot, gradebook_ids
-from .report import _cell, _printable
+from .report import spreadsheet_cell, printable
 from .submission import MISSING
 
 KEY_FILE = ".pseudonym-key"
@@ -280,7 +280,7 @@ code { font-size: 0.92em; }
 
 
 def _e(text) -> str:
-    return html.escape(_printable(str(text)), quote=True)
+    return html.escape(printable(str(text)), quote=True)
 
 
 def _pct(rate) -> str:
@@ -294,7 +294,7 @@ def render_html(data: ClassData, rates: list[dict], mistakes: list[dict], *, nam
     name = name or (lambda s: s.shown)
     run = data.with_status(*RUN_STATUSES)
     scores = [s.score for s in run if s.score is not None]
-    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+    parts = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
              "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; "
              "img-src data:; style-src 'unsafe-inline'\">",
              f"<title>Class report: {_e(data.assignment)}</title><style>{CSS}</style></head><body>",
@@ -391,16 +391,16 @@ def render_csv(data: ClassData, rates: list[dict], mistakes: list[dict], *, name
         writer.writerow(["score", "median", "", len(scores), "", "", f"{statistics.median(scores):g}"])
         writer.writerow(["score", "max_score", "", "", "", "", f"{data.max_score or 0:g}"])
     for r in rates:
-        writer.writerow(["test_cell", _cell(r["grade_id"]), _cell(r["title"]), r["passed"], r["of"],
+        writer.writerow(["test_cell", spreadsheet_cell(r["grade_id"]), spreadsheet_cell(r["title"]), r["passed"], r["of"],
                          f"{100 * r['rate']:.1f}" if r["rate"] is not None else "", ""])
     for m in mistakes:
-        writer.writerow(["mistake", m["key"], _cell(m["title"]), m["count"], m["of"],
-                         f"{100 * m['rate']:.1f}", _cell(m["url"])])
+        writer.writerow(["mistake", m["key"], spreadsheet_cell(m["title"]), m["count"], m["of"],
+                         f"{100 * m['rate']:.1f}", spreadsheet_cell(m["url"])])
     for section, students in (("flagged", data.flagged()), ("not_graded", data.with_status(*PROBLEM_STATUSES)),
                               ("missing", data.with_status(MISSING))):
         for s in sorted(students, key=name):
-            writer.writerow([section, _cell(name(s)), "", "", "", "", s.status if anonymised
-                             else _cell(f"{s.status}: {s.reason}")])
+            writer.writerow([section, spreadsheet_cell(name(s)), "", "", "", "", s.status if anonymised
+                             else spreadsheet_cell(f"{s.status}: {s.reason}")])
     return out.getvalue()
 
 

@@ -25,8 +25,6 @@ import keyword
 import linecache
 import sys
 
-import numpy as np
-
 from . import codec, protocol
 from .sandbox import Sandbox, SandboxDied
 

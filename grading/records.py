@@ -12,7 +12,7 @@ submission folder or a submission in the gradebook has the status ``missing`` an
 ``autograded/grades-<id>.csv`` (:func:`write_grades`) lists every student with a status and
 the gradebook's score (manual grades included); nbgrader's own ``grades.csv`` stays as nbgrader
 writes it (0.0 for a student who did not submit). Student ids and reasons are neutralised for
-spreadsheets as in :func:`grading.report._cell`.
+spreadsheets as in :func:`grading.report.spreadsheet_cell`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .report import _cell, _fmt
+from .report import spreadsheet_cell, _fmt
 from .submission import MISSING
 
 REPORT_FIELDS = ("student", "status", "score", "max_score", "reason", "seconds", "mistakes")
@@ -81,16 +81,16 @@ def read_snapshot(course, assignment: str) -> Snapshot:
 def row_of(result) -> dict:
     """The report row of a :class:`grading.submission.Result`."""
     keys = [k for notebook in result.mistakes.values() for cell in notebook.values() for k in cell]
-    return {"student": _cell(result.student), "status": result.status, "score": _fmt(result.score),
-            "max_score": _fmt(result.max_score), "reason": _cell(result.reason),
+    return {"student": spreadsheet_cell(result.student), "status": result.status, "score": _fmt(result.score),
+            "max_score": _fmt(result.max_score), "reason": spreadsheet_cell(result.reason),
             "seconds": f"{result.seconds:.1f}", "mistakes": " ".join(dict.fromkeys(keys))}
 
 
 def missing_row(student: str, assignment: str, max_score: float | None) -> dict:
     """The row of a student the gradebook knows who submitted nothing: no score."""
-    return {"student": _cell(student), "status": MISSING, "score": "",
+    return {"student": spreadsheet_cell(student), "status": MISSING, "score": "",
             "max_score": _fmt(max_score) if max_score is not None else "",
-            "reason": f"no submission (no folder submitted/<student>/{_cell(assignment)}/)",
+            "reason": f"no submission (no folder submitted/<student>/{spreadsheet_cell(assignment)}/)",
             "seconds": "", "mistakes": ""}
 
 
@@ -155,7 +155,7 @@ def write_rows(path: Path, rows: list[dict]) -> None:
 
 def gradebook_ids(snap: Snapshot) -> dict[str, str]:
     """Neutralised student text (the CSV's) -> the gradebook's student id."""
-    return {_cell(s): s for s in snap.students}
+    return {spreadsheet_cell(s): s for s in snap.students}
 
 
 def complete_rows(rows: list[dict], snap: Snapshot, assignment: str) -> list[dict]:
@@ -165,11 +165,11 @@ def complete_rows(rows: list[dict], snap: Snapshot, assignment: str) -> list[dic
     extra = []
     max_score = next((s["max_score"] for s in snap.submissions.values()), None)
     for student in snap.students:
-        if _cell(student) in have:
+        if spreadsheet_cell(student) in have:
             continue
         if student in snap.submissions:
             info = snap.submissions[student]
-            extra.append({"student": _cell(student), "status": "graded", "score": _fmt(info["score"]),
+            extra.append({"student": spreadsheet_cell(student), "status": "graded", "score": _fmt(info["score"]),
                           "max_score": _fmt(info["max_score"]),
                           "reason": "in the gradebook, not in the grading report (graded elsewhere)",
                           "seconds": "", "mistakes": ""})

@@ -43,15 +43,15 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-def _printable(text: str) -> str:
+def printable(text: str) -> str:
     """Student-controlled text for a terminal: no ANSI escapes or other control characters."""
     text = str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-def _cell(text: str) -> str:
+def spreadsheet_cell(text: str) -> str:
     """Student-controlled text for a spreadsheet: printable, and never read as a formula."""
-    text = _printable(text)
+    text = printable(text)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
@@ -64,8 +64,8 @@ def table(results, feedback: dict | None = None, width: int = 110) -> str:
         problem = (feedback or {}).get(r.student, {}).get("problem")
         if problem:
             reason += f"; FEEDBACK: {problem}"
-        rows.append((_printable(r.student), r.status, f"{_fmt(r.score)}/{_fmt(r.max_score)}",
-                     _printable(reason)))
+        rows.append((printable(r.student), r.status, f"{_fmt(r.score)}/{_fmt(r.max_score)}",
+                     printable(reason)))
     w = [max(len(row[i]) for row in rows) for i in range(3)]
     room = max(30, width - sum(w) - 6)
     lines = []
@@ -89,5 +89,5 @@ def write_csv(results, path: Path) -> None:
         writer = csv.writer(handle)
         writer.writerow(["student", "status", "score", "max_score", "reason", "seconds"])
         for r in sorted(results, key=lambda r: r.student):
-            writer.writerow([_cell(r.student), r.status, _fmt(r.score), _fmt(r.max_score), _cell(r.reason),
+            writer.writerow([spreadsheet_cell(r.student), r.status, _fmt(r.score), _fmt(r.max_score), spreadsheet_cell(r.reason),
                              f"{r.seconds:.1f}"])

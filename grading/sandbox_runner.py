@@ -31,8 +31,6 @@ import re
 import socket
 import sys
 
-import numpy as np
-
 from . import codec, protocol
 from .watch import Capture, DelegationWatch, Watchers
 
