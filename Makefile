@@ -29,7 +29,7 @@ PYTEST_ARGS   ?= $(shell $(PY) -c "import xdist" >/dev/null 2>&1 && echo "-n 2")
 # Recipes find the venv's tools first (nbgrader runs `alembic` by name, for instance).
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv torch chromium postgres book book-cold test student-repo publish clean
+.PHONY: help venv torch chromium postgres bubblewrap book book-cold test student-repo publish clean
 
 help:
 	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
@@ -72,6 +72,15 @@ postgres:
 	    >$(BUILD)/apt-postgres.log 2>&1 || echo "make: apt-get install postgresql failed (see $(BUILD)/apt-postgres.log); the PostgreSQL test will be skipped"; \
 	fi
 
+# Debian's bubblewrap: the grader's sandbox (grading/bubblewrap.py), for root and ordinary users.
+bubblewrap:
+	@if ! command -v bwrap >/dev/null 2>&1; then \
+	  echo "make: installing Debian's bubblewrap (log: $(BUILD)/apt-bubblewrap.log)"; \
+	  mkdir -p $(BUILD); \
+	  { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y bubblewrap; } \
+	    >$(BUILD)/apt-bubblewrap.log 2>&1 || echo "make: apt-get install bubblewrap failed (see $(BUILD)/apt-bubblewrap.log); grading will refuse to run without root or --unsafe-same-user"; \
+	fi
+
 # Debian's Chromium for the browser tests (playwright drives it; never `playwright install`).
 chromium:
 	@if [ ! -x $(CHROMIUM) ]; then \
@@ -112,7 +121,7 @@ publish: $(VENV_STAMP)
 # The book and the student repo are built first (the book tests and the leak test read them);
 # nbval runs every solutions/ notebook from tests/test_notebooks.py, and
 # tests/test_student_path.py every student chapter and exercise where students run them.
-test: $(VENV_STAMP) $(TORCH_STAMP) chromium postgres
+test: $(VENV_STAMP) $(TORCH_STAMP) chromium postgres bubblewrap
 	$(MAKE) --no-print-directory book
 	$(MAKE) --no-print-directory student-repo
 	@# One BLAS thread per process: the two xdist workers already use both cores.

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from .batch import REPO_ROOT, DiskFull, grade_assignment
+from .sandbox import IsolationUnavailable
 from .report import Progress, printable, table
 
 
@@ -29,7 +30,7 @@ def _grade(args) -> int:
         bar["counts"][status] = bar["counts"].get(status, 0) + 1
         bar["bar"].show(event["done"], bar["counts"])
 
-    stops: tuple = (DiskFull,)
+    stops: tuple = (DiskFull, IsolationUnavailable)
     if args.scheduler:  # dask is imported only for a cluster
         from .distributed import ClusterError
         stops += (ClusterError,)
@@ -37,7 +38,8 @@ def _grade(args) -> int:
         report = grade_assignment(args.assignment, Path(args.course), workers=args.workers,
                                   timeout=args.timeout, memory_mb=args.memory, students=args.student,
                                   feedback=not args.no_feedback, progress=progress,
-                                  scheduler=args.scheduler)
+                                  scheduler=args.scheduler, unsafe_same_user=args.unsafe_same_user,
+                                  submission_seconds=args.submission_timeout)
     except KeyboardInterrupt:
         if "bar" in bar:
             bar["bar"].close()
@@ -152,6 +154,11 @@ def main(argv=None) -> int:
     grade.add_argument("--timeout", type=float, default=None,
                        help="seconds per cell (default: nbgrader_config's timeout, else 60)")
     grade.add_argument("--memory", type=int, default=2048, help="memory limit per submission, MB")
+    grade.add_argument("--submission-timeout", type=float, default=None, metavar="SECONDS",
+                       help="wall-clock limit for one whole submission (default 600)")
+    grade.add_argument("--unsafe-same-user", action="store_true",
+                       help="grade even where no sandbox can be made (no bubblewrap, not root): student "
+                            "code then runs as you and can read and change everything you can")
     grade.add_argument("--course", default=str(REPO_ROOT), help="course folder (default: this repository)")
     grade.add_argument("--student", nargs="+", action="extend", metavar="NAME",
                        help="grade only these students (e.g. this machine's share)")

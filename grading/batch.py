@@ -205,7 +205,8 @@ def _refused(student: str, notebooks: dict, assignment: str, why: str, status: s
 def grade_assignment(assignment: str, course_root: Path = REPO_ROOT, *, workers: int | None = None,
                      timeout: float | None = None, memory_mb: int = 2048, students=None,
                      feedback: bool = True, export: bool = True, progress=None,
-                     write_report: bool = True, scheduler: str | None = None) -> BatchReport:
+                     write_report: bool = True, scheduler: str | None = None,
+                     unsafe_same_user: bool = False, submission_seconds: float | None = None) -> BatchReport:
     """Autograde, write feedback and export grades for every submission of ``assignment``.
 
     ``progress(event)`` is called after each grade is committed (``event["kind"] == "graded"``)
@@ -213,12 +214,17 @@ def grade_assignment(assignment: str, course_root: Path = REPO_ROOT, *, workers:
     ``students`` grades only those (the other students' records are kept); ``write_report``
     writes the class report at the end. ``scheduler`` (``tcp://HOST:PORT``) grades the
     submissions on that Dask cluster (grading/distributed.py); this process still writes the
-    gradebook, and the feedback with ``workers`` local workers.
+    gradebook, and the feedback with ``workers`` local workers. Without bubblewrap or root,
+    grading refuses (grading.sandbox.IsolationUnavailable) unless ``unsafe_same_user``.
+    ``submission_seconds`` bounds the wall-clock time of one whole submission.
     """
     started = time.monotonic()
     venv_on_path()
     course = load_course(course_root)
-    options = Options(timeout=float(timeout or course.timeout or 60.0), memory_mb=int(memory_mb))
+    options = Options(timeout=float(timeout or course.timeout or 60.0), memory_mb=int(memory_mb),
+                      unsafe_same_user=unsafe_same_user)
+    if submission_seconds:
+        options.submission_seconds = float(submission_seconds)
     report = BatchReport(assignment)
     folders, refused_folders = submission_folders(course, assignment, students)
     n = max(1, min(workers or cpu_count(), len(folders) or 1, 255))
@@ -250,14 +256,15 @@ def _grade(pool, course, assignment, folders, refused_folders, options, report, 
     notebooks = {name: nbs.source_cells(src, rel) for name, (src, rel) in sources.items()}
     titles = {name: test_titles(src) for name, (src, _) in sources.items()}
     book_url = sections.book_url(course.root)
-    iso = prepare_runtime(course.root, allowed)
+    iso = prepare_runtime(course.root, allowed, unsafe_same_user=options.unsafe_same_user,
+                          cpu_seconds=int(options.submission_seconds) + 1)
     report.isolation = iso.description
     context = {"assignment": assignment, "options": options, "notebooks": notebooks,
                "metadata": {name: src.get("metadata", {}) for name, (src, _) in sources.items()},
                "isolation": iso, "course_root": str(course.root), "secrets": fb.secret_lines(sources),
                "titles": titles, "book_url": book_url}
     cells = sum(len(c) for c in notebooks.values())
-    budget = STARTUP_SECONDS + 2 * cells * (options.timeout + 5)
+    budget = STARTUP_SECONDS + min(2 * cells * (options.timeout + 5), options.submission_seconds + 60)
     writer = None
     report.results += [_refused(student, notebooks, assignment, why)
                        for student, why in refused_folders.items()]

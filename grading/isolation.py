@@ -1,12 +1,15 @@
-"""Turn a freshly forked process into a sandbox: hidden files, own uid, limits (Linux, root).
+"""Turn a freshly forked process into a sandbox: namespaces, scratch, own uid, limits (Linux).
 
-Used between fork and exec (``preexec_fn``) when a sandbox is spawned, and in the child of the
-sandbox *zygote* (grading/sandbox_runner.py) after fork, so this module imports only the
+Used in the child of the sandbox *zygote* (grading/zygote.py) after fork, between fork and exec
+(``preexec_fn``) when a sandbox or a zygote is spawned, so this module imports only the
 standard library and is copied into the sandbox runtime with the runner.
 
-``settings`` is a plain dict: ``hidden`` (folders replaced by an empty tmpfs), ``keep`` (folders
-inside them mounted back: the Python installation, the venv, the runtime), ``as_root``,
-``namespaces``, ``network_namespace``.
+``settings`` is a plain dict: ``bubblewrap`` (the zygote runs inside bubblewrap, see
+grading/bubblewrap.py: each sandbox then takes namespaces of its own with :func:`enter_nested`),
+``scratch_mb``, ``data`` (files copied into each fresh box), ``cpu_seconds``; without
+bubblewrap: ``hidden`` (folders replaced by an empty tmpfs), ``keep`` (folders inside them
+mounted back: the Python installation, the venv, the runtime), ``as_root``, ``namespaces``,
+``network_namespace``.
 """
 
 from __future__ import annotations
@@ -14,13 +17,19 @@ from __future__ import annotations
 import ctypes
 import os
 import resource
+import shutil
 import signal
 
 STAGING = "/mnt"
 WRITABLE_TMPFS = ("/tmp", "/var/tmp", "/dev/shm")
-CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
-MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE, MNT_DETACH = 2, 4, 4096, 16384, 1 << 18, 2
-PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWPID, CLONE_NEWIPC, CLONE_NEWUTS = (
+    0x00020000, 0x40000000, 0x20000000, 0x08000000, 0x04000000)
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE, MNT_DETACH = 2, 4, 8, 4096, 16384, 1 << 18, 2
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP = 1, 38, 24
+PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
+MAX_PROCESSES = 256
+NICE = 10
 
 _LIBC = None
 
@@ -66,29 +75,124 @@ def hide(settings: dict) -> None:
 
 
 def limits(settings: dict, memory_mb: int) -> list[tuple[int, int]]:
+    """Address space, core dumps, file size, CPU time and, where the count is the sandbox's own
+    (its own uid as root, its own user namespace under bubblewrap), processes."""
     out = [(resource.RLIMIT_AS, memory_mb << 20), (resource.RLIMIT_CORE, 0),
            (resource.RLIMIT_FSIZE, 512 << 20)]
-    if settings.get("as_root"):
-        out.append((resource.RLIMIT_NPROC, 256))
+    if settings.get("cpu_seconds"):
+        out.append((resource.RLIMIT_CPU, int(settings["cpu_seconds"])))
+    if settings.get("as_root") or settings.get("bubblewrap"):
+        out.append((resource.RLIMIT_NPROC, MAX_PROCESSES))
     return out
 
 
-def enter(settings: dict, uid: int, box: str, memory_mb: int) -> None:
-    """Make the calling process a sandbox: hide files, drop to ``uid``, enter ``box``, limits."""
-    if settings.get("as_root") and settings.get("namespaces"):
-        hide(settings)
-    if settings.get("as_root"):
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
-    os.chdir(box)
+def _apply_limits(settings: dict, memory_mb: int) -> None:
     c = libc()
     c.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-    c.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     for kind, value in limits(settings, memory_mb):
         soft, hard = resource.getrlimit(kind)
         value = value if hard == resource.RLIM_INFINITY else min(value, hard)
         resource.setrlimit(kind, (value, value))
+    os.nice(NICE)  # below the grader, so a busy submission cannot starve the others' checks
+
+
+def enter(settings: dict, uid: int, box: str, memory_mb: int) -> None:
+    """Make the calling process a sandbox: namespaces or hidden files, own uid, ``box``, limits."""
+    if settings.get("bubblewrap"):
+        enter_nested(settings, box, memory_mb)
+        return
+    if settings.get("as_root") and settings.get("namespaces"):
+        hide(settings)
+    if settings.get("as_root"):
+        become(uid)
+    os.chdir(box)
+    libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    _apply_limits(settings, memory_mb)
+
+
+def become(uid: int) -> None:
+    """Drop from root to ``uid`` (group ``uid``, no supplementary groups)."""
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+
+
+def enter_nested(settings: dict, box: str, memory_mb: int) -> None:
+    """Inside the zygote's bubblewrap sandbox: make this process a sandbox of its own.
+
+    The caller takes new mount, PID, IPC, network and UTS namespaces and stays behind as the
+    sandbox's *keeper* (the zygote waits for it and kills it to stop the sandbox). Its child is
+    PID 1 of the new PID namespace: it mounts a fresh ``/proc`` (its own processes only) and
+    size-limited tmpfs at ``box``, ``/tmp`` and ``/dev/shm`` (``scratch_mb`` each), copies the
+    assignment's data files into ``box``, drops every capability, sets the limits, and forks the
+    process that returns from here to run student code (PID 2). PID 1 reaps orphans and exits
+    with PID 2's status; when it exits, the kernel kills every process left in the namespace,
+    so nothing a submission starts outlives its sandbox.
+    """
+    c = libc()
+    _check(c.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWUTS), "unshare")
+    _relay(os.fork(), init=False)
+    c.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    _check(c.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
+    _check(c.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None), "mount /proc")
+    options = f"size={int(settings.get('scratch_mb', 64))}m,mode=1777".encode()
+    for path in (box, "/tmp", "/dev/shm"):
+        os.makedirs(path, exist_ok=True)
+        _check(c.mount(b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options), f"scratch {path}")
+    data = settings.get("data")
+    for name in sorted(os.listdir(data)) if data else ():
+        shutil.copyfile(os.path.join(data, name), os.path.join(box, name))
+    os.chdir(box)
+    drop_capabilities()
+    _apply_limits(settings, memory_mb)
+    _relay(os.fork(), init=True)
+    c.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def _relay(pid: int, *, init: bool) -> None:
+    """In the child (``pid == 0``) return; in the parent, wait for the child and end the same
+    way: PID 1 (``init``) reaps every orphan until its child ends, then exits with 128 + the
+    signal that killed it (PID 1 cannot kill itself), which the keeper turns back into that
+    signal."""
+    if pid == 0:
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        try:
+            done, status = os.waitpid(-1 if init else pid, 0)
+        except ChildProcessError:
+            os._exit(70)
+        except InterruptedError:
+            continue
+        if done == pid:
+            break
+    code = os.waitstatus_to_exitcode(status)
+    if init:
+        os._exit(128 - code if code < 0 else code)
+    if code > 128 and code - 128 in signal.Signals._value2member_map_:
+        signal.signal(code - 128, signal.SIG_DFL)
+        os.kill(os.getpid(), code - 128)
+    os._exit(code)
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+def drop_capabilities() -> None:
+    """No capability left, none to regain: bounding and ambient sets cleared, then every set."""
+    c = libc()
+    for cap in range(64):
+        if c.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            break
+    c.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    header, data = _CapHeader(LINUX_CAPABILITY_VERSION_3, 0), (_CapData * 2)()
+    _check(c.capset(ctypes.byref(header), data), "drop capabilities")
 
 
 def preexec(settings: dict, uid: int, box: str, memory_mb: int):

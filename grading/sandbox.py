@@ -42,7 +42,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import isolation, protocol
+from . import bubblewrap, isolation, protocol
 from .isolation import STAGING, inside as _inside, kill_uid
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -54,6 +54,10 @@ UID_BASE, UID_BLOCK = 200_000, 256
 
 class SandboxError(Exception):
     """The sandbox could not start, or broke the protocol."""
+
+
+class IsolationUnavailable(Exception):
+    """Neither bubblewrap nor root is at hand, and the instructor did not accept same-user grading."""
 
 
 class SandboxDied(BaseException):
@@ -83,22 +87,43 @@ class Isolation:
     namespaces: bool = False
     network_namespace: bool = False
     uid_base: int = UID_BASE
+    bubblewrap: bool = False
+    visible: list[tuple[str, str]] = field(default_factory=list)  # bubblewrap: (outside, inside), read-only
+    scratch_mb: int = 64
+    cpu_seconds: int = 0
+    why_not_bubblewrap: str = ""
 
     @property
     def settings(self) -> dict:
         """What :mod:`grading.isolation` needs, as plain data (it also travels to the zygote)."""
         return {"hidden": self.hidden, "keep": self.keep, "as_root": self.as_root,
-                "namespaces": self.namespaces, "network_namespace": self.network_namespace}
+                "namespaces": self.namespaces, "network_namespace": self.network_namespace,
+                "bubblewrap": self.bubblewrap, "scratch_mb": self.scratch_mb, "data": self.data_inside,
+                "cpu_seconds": self.cpu_seconds}
+
+    @property
+    def lib_inside(self) -> str:
+        """The runtime's lib folder as a sandbox sees it."""
+        return bubblewrap.LIB if self.bubblewrap else self.lib
+
+    @property
+    def data_inside(self) -> str:
+        return bubblewrap.DATA if self.bubblewrap else self.data
 
     @property
     def description(self) -> str:
+        if self.bubblewrap:
+            return ("sandbox: bubblewrap, instructor files hidden (only the Python runtime visible, "
+                    "read-only), own PID, mount and IPC namespaces, no network, own size-limited scratch, "
+                    "no capabilities" + (", own uid" if self.as_root else ""))
         if self.as_root and self.namespaces:
             return ("sandbox: own uid, instructor files hidden (mount namespace)"
                     + (", no network" if self.network_namespace else ""))
         if self.as_root:
             return "sandbox: own uid (WARNING: no mount namespace; files readable by others are visible)"
-        return ("sandbox: same user as the grader (WARNING: not root, so solutions/ and the gradebook "
-                "stay readable to student code; run as root or in a container for full isolation)")
+        return ("sandbox: same user as the grader, --unsafe-same-user (WARNING: student code can read "
+                "and change everything the grader can, solutions/ and the gradebook included; "
+                f"{self.why_not_bubblewrap})")
 
 
 def _outermost(paths: list[str]) -> list[str]:
@@ -132,8 +157,14 @@ def _reserve_uids(runtime: str) -> int:
     raise RuntimeError("no free block of sandbox uids")
 
 
-def prepare_runtime(course_root: Path, data_files: list[Path]) -> Isolation:
-    """Make the runtime folder (lib copies, data files) and decide how sandboxes are isolated."""
+def prepare_runtime(course_root: Path, data_files: list[Path], *, unsafe_same_user: bool = False,
+                    cpu_seconds: int = 0) -> Isolation:
+    """Make the runtime folder (lib copies, data files) and decide how sandboxes are isolated.
+
+    Bubblewrap first (grading/bubblewrap.py), as root and as an ordinary user; without it, as
+    root, the grader's own namespaces and a uid per sandbox; without either, grading refuses
+    (:class:`IsolationUnavailable`) unless ``unsafe_same_user``: student code would then run as
+    the grader's user and could read and change everything the grader can."""
     runtime = Path(tempfile.mkdtemp(prefix="grading-runtime-"))
     os.chmod(runtime, 0o711)
     lib, data = runtime / "lib", runtime / "data"
@@ -172,7 +203,19 @@ def prepare_runtime(course_root: Path, data_files: list[Path]) -> Isolation:
     as_root = os.geteuid() == 0
     iso = Isolation(str(runtime), str(lib), str(data), python, sysconfig.get_paths()["purelib"],
                     hidden=hidden, keep=keep, sensitive=sensitive, as_root=as_root,
-                    uid_base=_reserve_uids(str(runtime)) if as_root else os.getuid())
+                    uid_base=_reserve_uids(str(runtime)) if as_root else os.getuid(),
+                    visible=[(p, p) for p in _outermost([os.path.realpath(p) for p in (sys.prefix, sys.base_prefix)])]
+                    + [(str(lib), bubblewrap.LIB), (str(data), bubblewrap.DATA)], cpu_seconds=int(cpu_seconds))
+    iso.bubblewrap, iso.why_not_bubblewrap = bubblewrap.works(python, iso.visible, _zygote_preexec(iso, 0))
+    if iso.bubblewrap:
+        return iso
+    if not as_root and not unsafe_same_user:
+        cleanup_runtime(iso)
+        raise IsolationUnavailable(
+            f"no sandbox: {iso.why_not_bubblewrap}, and the grader is not root. Install bubblewrap, "
+            "or grade as root or in a container; or pass --unsafe-same-user to grade anyway, knowing "
+            "that student code can then read and change everything you can (solutions/, the "
+            "gradebook, other students' files).")
     if iso.as_root and os.path.isdir(STAGING):
         for namespaces, network in ((True, True), (True, False)):
             iso.namespaces, iso.network_namespace = namespaces, network
@@ -215,9 +258,24 @@ def _environment(home: str) -> dict:
 
 
 def _command(iso: Isolation, module: str, fd: int) -> list[str]:
-    boot = (f"import sys; sys.path.insert(0, {iso.lib!r}); sys.path.append({iso.site_packages!r}); "
+    boot = (f"import sys; sys.path.insert(0, {iso.lib_inside!r}); sys.path.append({iso.site_packages!r}); "
             f"from gdsandbox.{module} import main; main()")
     return [iso.python, "-S", "-s", "-P", "-B", "-c", boot, str(fd)]
+
+
+def _zygote_preexec(iso: Isolation, slot: int):
+    """What runs between fork and exec of a zygote: under bubblewrap as root, hide the instructor's
+    folders from the uid (bubblewrap then binds only what it is told) and become the slot's uid;
+    always die with the worker."""
+    settings, uid = dict(iso.settings, namespaces=True), iso.uid_base + slot
+    isolation.libc()
+
+    def run():
+        if iso.as_root:
+            isolation.hide(settings)
+            isolation.become(uid)
+        _die_with_parent()
+    return run
 
 
 class Zygote:
@@ -229,12 +287,16 @@ class Zygote:
         self.iso, self.slot = iso, slot
         self.control, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         log = os.path.join(iso.runtime, f"zygote-{slot}-{os.getpid()}.log")
+        command = _command(iso, "zygote", child.fileno())
+        if iso.bubblewrap:
+            command = bubblewrap.command(iso.visible, _environment(bubblewrap.LIB), bubblewrap.LIB,
+                                         iso.scratch_mb) + command
         with open(log, "wb") as handle:
             self.process = subprocess.Popen(
-                _command(iso, "zygote", child.fileno()), cwd=iso.runtime,
+                command, cwd=iso.runtime,
                 env=_environment(iso.runtime), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=handle, pass_fds=(child.fileno(),), start_new_session=True,
-                preexec_fn=_die_with_parent)
+                preexec_fn=_zygote_preexec(iso, slot) if iso.bubblewrap else _die_with_parent)
         child.close()
         if self._receive(START_TIMEOUT).get("op") != "ready":
             raise SandboxError("the sandbox zygote did not start")
@@ -246,9 +308,14 @@ class Zygote:
             raise SandboxError("the sandbox zygote stopped answering")
         return json.loads(data)
 
-    def fork(self, request: dict, fd: int) -> int:
-        socket.send_fds(self.control, [json.dumps(dict(request, op="fork")).encode()], [fd])
+    def fork(self, request: dict, fds: list[int]) -> int:
+        socket.send_fds(self.control, [json.dumps(dict(request, op="fork")).encode()], fds)
         return int(self._receive(30)["pid"])
+
+    def kill(self, pid: int) -> None:
+        """SIGKILL sandbox ``pid`` (a pid of the zygote's namespace, never signalled from here)."""
+        self.control.send(json.dumps({"op": "kill", "pid": pid}).encode())
+        self._receive(30)
 
     def wait(self, pid: int, timeout: float) -> int | None:
         """The exit code of sandbox ``pid`` (negative: killed by that signal), None if it runs."""
@@ -298,7 +365,7 @@ class Sandbox:
                  max_message_mb: int = 256, use_zygote: bool = True):
         self.iso, self.slot, self.memory_mb = iso, slot, memory_mb
         self.uid = iso.uid_base + slot if iso.as_root else os.getuid()
-        self.box = os.path.join(iso.runtime, f"box-{slot}")
+        self.box = bubblewrap.BOX if iso.bubblewrap else os.path.join(iso.runtime, f"box-{slot}")
         self.output_limit, self.max_bytes = output_limit, max_message_mb << 20
         self.use_zygote = use_zygote
         self.pid: int | None = None
@@ -314,6 +381,8 @@ class Sandbox:
         return self.sock is not None
 
     def _make_box(self) -> None:
+        if self.iso.bubblewrap:
+            return  # each sandbox mounts a fresh scratch of its own (isolation.enter_nested)
         shutil.rmtree(self.box, ignore_errors=True)
         os.mkdir(self.box, 0o700)
         for name in os.listdir(self.iso.data):
@@ -325,16 +394,19 @@ class Sandbox:
 
     def _spawn(self, child: socket.socket) -> None:
         request = {"settings": self.iso.settings, "uid": self.uid, "box": self.box,
-                   "memory_mb": self.memory_mb, "env": _environment(self.box), "log": self.log_path}
-        self.zygote = _zygote(self.iso, self.slot) if self.use_zygote else None
+                   "memory_mb": self.memory_mb, "env": _environment(self.box)}
+        self.zygote = _zygote(self.iso, self.slot) if self.use_zygote or self.iso.bubblewrap else None
         for attempt in range(2):
             if self.zygote is None:
                 break
             try:
-                self.pid = self.zygote.fork(request, child.fileno())
+                with open(self.log_path, "wb") as log:
+                    self.pid = self.zygote.fork(request, [child.fileno(), log.fileno()])
                 return
             except (SandboxError, OSError, ValueError, KeyError):
                 self.zygote = _zygote(self.iso, self.slot, fresh=True) if attempt == 0 else None
+        if self.iso.bubblewrap:
+            raise SandboxError("the bubblewrap sandbox's zygote did not start; " + self.log_tail(zygote=True))
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 _command(self.iso, "sandbox_runner", child.fileno()), cwd=self.box, env=_environment(self.box),
@@ -355,7 +427,7 @@ class Sandbox:
         self.sock = parent
         self.starts += 1
         config = {"output_limit": self.output_limit, "max_bytes": self.max_bytes,
-                  "sensitive": self.iso.sensitive, "keep": self.iso.keep, "library_dirs": [self.iso.lib]}
+                  "sensitive": self.iso.sensitive, "keep": self.iso.keep, "library_dirs": [self.iso.lib_inside]}
         try:
             protocol.send(self.sock, {"op": "hello", "config": config})
             header, _ = protocol.recv(self.sock, deadline=time.monotonic() + START_TIMEOUT, max_bytes=1 << 20)
@@ -366,9 +438,10 @@ class Sandbox:
             self.stop()
             raise SandboxError(f"the sandbox sent {header.get('op')!r} instead of 'ready'")
 
-    def log_tail(self) -> str:
+    def log_tail(self, zygote: bool = False) -> str:
+        path = os.path.join(self.iso.runtime, f"zygote-{self.slot}-{os.getpid()}.log") if zygote else self.log_path
         try:
-            with open(self.log_path, "rb") as log:
+            with open(path, "rb") as log:
                 return log.read()[-2000:].decode("utf-8", "replace")
         except OSError:
             return ""
@@ -431,14 +504,20 @@ class Sandbox:
             self.sock = None
         if self.pid is not None:
             if self.code is None:
-                try:
-                    os.killpg(self.pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
+                self._kill()
                 self._exit_code(10)
             self.pid = None
-        if self.iso.as_root:
-            kill_uid(self.uid)
+        if self.iso.as_root and not self.iso.bubblewrap:
+            kill_uid(self.uid)  # under bubblewrap, the kernel ends the sandbox's PID namespace
+
+    def _kill(self) -> None:
+        try:
+            if self.iso.bubblewrap and self.zygote is not None:
+                self.zygote.kill(self.pid)
+            else:
+                os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError, SandboxError, OSError, ValueError):
+            pass
 
     def close(self) -> None:
         self.stop()

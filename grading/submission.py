@@ -44,9 +44,11 @@ MISSING = "missing"
 
 @dataclass
 class Options:
-    timeout: float = 60.0
+    timeout: float = 60.0                 # per cell
     memory_mb: int = 2048
     output_limit: int = OUTPUT_LIMIT
+    submission_seconds: float = 600.0     # wall clock for a whole submission, every cell included
+    unsafe_same_user: bool = False        # grade without a sandbox of another user (see sandbox.py)
 
 
 @dataclass
@@ -170,6 +172,21 @@ class NotebookRun:
         self.history: list[nbs.CleanCell] = []
         self.restarts = 0
         self.gave_up = ""
+        self.ends = time.monotonic() + options.submission_seconds
+
+    def _deadline(self) -> float:
+        """The end of the current cell: its own limit, or the whole submission's if sooner."""
+        return min(time.monotonic() + self.options.timeout, self.ends)
+
+    def _timed_out(self, label: str) -> str:
+        if time.monotonic() >= self.ends - 0.05:
+            self.gave_up = (f"the submission used up its {self.options.submission_seconds:g} s; "
+                            "later cells were not run")
+            self.problem(self.gave_up, "timeout")
+            self.sandbox.stop()
+            return self.gave_up
+        self.problem(f"{label} did not finish within {self.options.timeout:g} s", "timeout")
+        return f"the cell did not finish within {self.options.timeout:g} s"
 
     def problem(self, text: str, kind: str) -> None:
         if kind == "timeout":
@@ -196,7 +213,7 @@ class NotebookRun:
                 self.sandbox.start()
                 self.bridge.restarted()
                 for cell in self.history:
-                    self.bridge.deadline = time.monotonic() + self.options.timeout
+                    self.bridge.deadline = self._deadline()
                     self.bridge.exec(cell.source, instructor=cell.role == "instructor")
                 return True
             except (SandboxDied, SandboxTimeout):
@@ -212,12 +229,11 @@ class NotebookRun:
     def run_sandbox_cell(self, cell: nbs.CleanCell) -> list[dict]:
         if not self._ensure_sandbox():
             return self._not_run()
-        self.bridge.deadline = time.monotonic() + self.options.timeout
+        self.bridge.deadline = self._deadline()
         try:
             reply = self.bridge.exec(cell.source, instructor=cell.role == "instructor")
         except SandboxTimeout:
-            self.problem(f"{cell.label} did not finish within {self.options.timeout:g} s", "timeout")
-            return [_error("TimeoutError", f"the cell did not finish within {self.options.timeout:g} s")]
+            return [_error("TimeoutError", self._timed_out(cell.label))]
         except SandboxDied as exc:
             self.problem(f"{cell.label} crashed the sandbox ({exc})", "crash")
             return [_error("DeadKernelError", f"the code in this cell stopped its Python process ({exc})")]
@@ -240,7 +256,7 @@ class NotebookRun:
         except SyntaxError as exc:
             return [_error("SyntaxError", str(exc))]
         resolved: dict = {}
-        self.bridge.deadline = time.monotonic() + self.options.timeout
+        self.bridge.deadline = self._deadline()
         try:
             with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
                 wanted = set()
@@ -259,9 +275,7 @@ class NotebookRun:
                 if last is not None:
                     value = eval(last, self.namespace)
         except SandboxTimeout:
-            self.problem(f"{cell.label} did not finish within {self.options.timeout:g} s", "timeout")
-            outputs.append(_error("TimeoutError", f"the student's code did not finish within "
-                                                  f"{self.options.timeout:g} s"))
+            outputs.append(_error("TimeoutError", "the student's code: " + self._timed_out(cell.label)))
         except SandboxDied as exc:
             self.problem(f"{cell.label}: the student's code crashed the sandbox ({exc})", "crash")
             outputs.append(_error("DeadKernelError", f"the student's code stopped its Python process ({exc})"))

@@ -22,10 +22,12 @@ from .sandbox_runner import run
 def main() -> None:
     """Import what every sandbox needs, then fork one sandbox per request of the worker.
 
-    Requests arrive on a SOCK_SEQPACKET socket: ``fork`` (with the new sandbox's socket as an
-    SCM_RIGHTS file descriptor, and its uid, box, memory limit, environment and isolation
-    settings) answers the child's pid; ``wait`` answers a child's exit code. The zygote itself
-    never runs student code and never talks to a sandbox.
+    Requests arrive on a SOCK_SEQPACKET socket: ``fork`` (with the new sandbox's socket and its
+    log file as SCM_RIGHTS file descriptors, and its uid, box, memory limit, environment and
+    isolation settings) answers the child's pid (in the zygote's PID namespace, which under
+    bubblewrap is not the grader's: the grader never signals it itself); ``wait`` answers a
+    child's exit code; ``kill`` kills a child (and with it, under bubblewrap, every process of
+    its PID namespace). The zygote itself never runs student code and never talks to a sandbox.
     """
     import gdcheck  # noqa: F401
     import IPython.core.interactiveshell  # noqa: F401
@@ -48,15 +50,19 @@ def main() -> None:
     signal.signal(signal.SIGCHLD, reap)
     control.send(json.dumps({"op": "ready"}).encode())
     while True:
-        data, fds, _, _ = socket.recv_fds(control, 1 << 20, 1)
+        data, fds, _, _ = socket.recv_fds(control, 1 << 20, 2)
         if not data:
             return
         request = json.loads(data)
-        if request.get("op") == "fork" and fds:
+        if request.get("op") == "fork" and len(fds) == 2:
             pid = os.fork()
             if pid == 0:
                 try:
-                    _child(request, fds[0], control)
+                    _child(request, fds, control)
+                except BaseException:
+                    import traceback
+                    traceback.print_exc()  # into the sandbox's log
+                    sys.stderr.flush()
                 finally:
                     os._exit(70)
             children.add(pid)
@@ -72,13 +78,21 @@ def main() -> None:
             if code is not None:
                 children.discard(pid)
             control.send(json.dumps({"code": code}).encode())
+        elif request.get("op") == "kill":
+            killed = request.get("pid") in children
+            if killed:
+                try:
+                    os.kill(request["pid"], signal.SIGKILL)
+                except ProcessLookupError:
+                    killed = False
+            control.send(json.dumps({"killed": killed}).encode())
         else:
             for fd in fds:
                 os.close(fd)
             control.send(json.dumps({"error": "bad request"}).encode())
 
 
-def _child(request: dict, fd: int, control: socket.socket) -> None:
+def _child(request: dict, fds: list[int], control: socket.socket) -> None:
     import tempfile
 
     control.close()
@@ -87,9 +101,9 @@ def _child(request: dict, fd: int, control: socket.socket) -> None:
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
-    log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    sock, log = fds
     os.dup2(log, 2)
-    os.dup2(fd, 3)
+    os.dup2(sock, 3)
     os.closerange(4, 65536)
     os.environ.clear()
     os.environ.update(request["env"])

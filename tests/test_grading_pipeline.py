@@ -134,18 +134,23 @@ def test_the_grader_refuses_object_arrays_bad_sizes_and_deep_nesting():
 
 # -- the sandbox without root, and without the zygote --------------------------------------------
 
-@pytest.mark.parametrize("as_root, use_zygote", [(False, True), (True, False)])
-def test_the_sandbox_runs_without_root_or_without_its_zygote(tmp_path, as_root, use_zygote):
+@pytest.mark.parametrize("mode", ["bubblewrap", "unsafe-same-user", "root-without-bubblewrap-or-zygote"])
+def test_the_sandbox_runs_in_each_isolation_mode(tmp_path, mode):
     import dataclasses
     import time
 
     from grading.proxies import Bridge
     from grading.sandbox import Sandbox, cleanup_runtime, prepare_runtime
     iso = prepare_runtime(tmp_path, [])
+    use_zygote = mode != "root-without-bubblewrap-or-zygote"
     try:
-        if not as_root:  # what a grader run by an ordinary user gets (here still uid 0)
-            iso = dataclasses.replace(iso, as_root=False, namespaces=False, network_namespace=False)
-            assert "WARNING: not root" in iso.description
+        assert iso.bubblewrap, iso.why_not_bubblewrap
+        if mode == "unsafe-same-user":  # an ordinary user's grader without bubblewrap (here uid 0)
+            iso = dataclasses.replace(iso, as_root=False, namespaces=False, network_namespace=False,
+                                      bubblewrap=False, why_not_bubblewrap="bwrap is not installed")
+            assert "WARNING: student code can read and change everything" in iso.description
+        elif mode == "root-without-bubblewrap-or-zygote":
+            iso = dataclasses.replace(iso, bubblewrap=False, namespaces=True, network_namespace=True)
         sandbox = Sandbox(iso, 7, memory_mb=1024, use_zygote=use_zygote)
         sandbox.start()
         bridge = Bridge(sandbox)
