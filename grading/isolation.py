@@ -153,10 +153,13 @@ def _relay(pid: int, *, init: bool) -> None:
     """In the child (``pid == 0``) return; in the parent, wait for the child and end the same
     way: PID 1 (``init``) reaps every orphan until its child ends, then exits with 128 + the
     signal that killed it (PID 1 cannot kill itself), which the keeper turns back into that
-    signal."""
+    signal. On SIGTERM the keeper kills PID 1 and waits for it: PID 1's exit completes only
+    once the kernel has reaped every process of its namespace."""
     if pid == 0:
         return
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if not init:  # the zygote's SIGTERM: end the sandbox, and return only once all of it is gone
+        signal.signal(signal.SIGTERM, lambda *_: os.kill(pid, signal.SIGKILL))
     while True:
         try:
             done, status = os.waitpid(-1 if init else pid, 0)

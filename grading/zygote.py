@@ -26,8 +26,8 @@ def main() -> None:
     log file as SCM_RIGHTS file descriptors, and its uid, box, memory limit, environment and
     isolation settings) answers the child's pid (in the zygote's PID namespace, which under
     bubblewrap is not the grader's: the grader never signals it itself); ``wait`` answers a
-    child's exit code; ``kill`` kills a child (and with it, under bubblewrap, every process of
-    its PID namespace). The zygote itself never runs student code and never talks to a sandbox.
+    child's exit code; ``kill`` asks a child (a sandbox's keeper under bubblewrap) to end its sandbox: it
+    kills the sandbox's PID 1 and exits once every process of that namespace is gone. The zygote itself never runs student code and never talks to a sandbox.
     """
     import gdcheck  # noqa: F401
     import IPython.core.interactiveshell  # noqa: F401
@@ -82,7 +82,7 @@ def main() -> None:
             killed = request.get("pid") in children
             if killed:
                 try:
-                    os.kill(request["pid"], signal.SIGKILL)
+                    os.kill(request["pid"], signal.SIGTERM)  # to the keeper (isolation._relay)
                 except ProcessLookupError:
                     killed = False
             control.send(json.dumps({"killed": killed}).encode())
