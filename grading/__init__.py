@@ -8,8 +8,10 @@ How a submission is graded (each step is one module):
 
 - ``notebooks``: read whatever was submitted and rebuild it as a CLEAN notebook: the source
   notebook with only the student's answer cells (and added cells); tests and points from the source;
-- ``sandbox`` / ``isolation`` / ``zygote``: student code runs in its own process, empty folder,
-  stripped environment, own uid and hidden instructor files (as root), memory and time limits;
+- ``sandbox`` / ``bubblewrap`` / ``isolation`` / ``zygote``: student code runs in a bubblewrap
+  sandbox (root or not): an allowlist of read-only files, own PID, mount, IPC and network
+  namespaces, own scratch, no capabilities, memory, process, CPU and time limits (the book's
+  page chapters/grading-trust.md has the threat model and each mode's guarantees);
   ``sandbox_runner`` / ``watch`` run inside it (cells, calls, flags about tampering);
 - ``proxies`` / ``codec`` / ``protocol``: test cells run in the GRADER's process; student
   functions are called through proxies and return plain data only, so no student code can
@@ -72,7 +74,7 @@ venv``). A worker needs ``grading/``, ``gdlib/``, ``gdcheck/`` and ``.venv/``, n
 
     # the scheduler: anywhere the grading machine and the workers can reach
     .venv/bin/dask scheduler --port 8786
-    # each worker machine (as root for full isolation): one process per core
+    # each worker machine (bubblewrap installed, or root): one process per core
     DASK_DISTRIBUTED__WORKER__DAEMON=False PYTHONPATH=$PWD \
         .venv/bin/dask worker tcp://SCHEDULER:8786 --nworkers $(nproc) --nthreads 1
     # the grading machine
@@ -90,9 +92,10 @@ PBS) runs the scheduler in a process on the grading machine and the workers as j
     cluster.scale(jobs=2)  # 64 worker processes
     input(f"grade with --scheduler {cluster.scheduler_address}; press Enter to stop the workers")
 
-Slurm jobs do not run as root, so their sandboxes run as the job's user with no mount namespace.
-The summary line names the isolation each worker had. For full isolation, run the workers as
-root on the course's own machines or containers.
+Slurm jobs do not run as root: their sandboxes need bubblewrap on the compute nodes (and
+unprivileged user namespaces, the default on Debian and Ubuntu); without it a worker refuses
+unless the grader was started with ``--unsafe-same-user``. The summary line names the isolation
+each worker had.
 
 Expected time. tests/test_grading_dask.py measures it; run it with ``-s`` to print the figures.
 The figures below come from a 2-core machine: the gradient-descent assignment, 8 submissions,

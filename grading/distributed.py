@@ -193,7 +193,7 @@ class GradingPlugin(WorkerPlugin):
         for name, contents in self.data_files.items():
             (data / Path(name).name).write_bytes(contents)
         root = Path(self.course_root)
-        options = context["options"]
+        options = self.context["options"]
         self.iso = prepare_runtime(root if root.is_dir() else REPO_ROOT, sorted(data.iterdir()),
                                    unsafe_same_user=options.unsafe_same_user,
                                    cpu_seconds=int(options.submission_seconds) + 1)

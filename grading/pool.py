@@ -32,6 +32,7 @@ def _worker(conn, slot: int, repo_root: str, parent: int = 0) -> None:
         sys.path.insert(0, repo_root)
     from grading import tasks
     tasks.warm_up()  # the heavy imports, while the main process prepares the batch
+    _bound_memory()
     try:
         context = pickle.loads(conn.recv())
     except (EOFError, OSError):
@@ -47,6 +48,21 @@ def _worker(conn, slot: int, repo_root: str, parent: int = 0) -> None:
             conn.send(("ok", tasks.run(task, context, slot)))
         except Exception:
             conn.send(("error", traceback.format_exc()[-4000:]))
+
+
+WORKER_MEMORY_MB = 6144
+
+
+def _bound_memory() -> None:
+    """The worker's own address space is bounded: what a student's function returns is decoded
+    here, and a payload crafted to be huge costs this worker (its task fails with a reason and
+    a fresh worker takes the next one), never the machine."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = WORKER_MEMORY_MB << 20
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
 class Pool:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import notebooks as nbs
+from . import code_review, notebooks as nbs
 from .diagnoses import mistakes_in_outputs
 from .proxies import Bridge, forget_student_files
 from .sandbox import Isolation, Sandbox, SandboxDied, SandboxError, SandboxTimeout
@@ -429,6 +429,11 @@ def grade_submission(task: dict, context: dict, slot: int) -> Result:
         result.notes.extend(rebuilt.notes)
         result.flags.extend(rebuilt.flags)
         done = NotebookRun(context["isolation"], slot, options, result).run(rebuilt)
+        provided = {nbs.normalized(s.release_source) for s in source}
+        for text in code_review.review([c.source for c in rebuilt.cells if c.role == "student"
+                                        and nbs.normalized(c.source) not in provided]):
+            if text not in result.flags:
+                result.flags.append(text)
         scores, unanswered = _score(done)
         result.scores[name].update(scores)
         result.unanswered[name] = unanswered

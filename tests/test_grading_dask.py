@@ -145,7 +145,7 @@ def _grade_cli(course: Path, *extra: str) -> dict:
     found = re.search(r"(\d+) submission\(s\) in ([\d.]+) s", done.stdout)
     assert found and int(found.group(1)) == STUDENTS, done.stdout
     written = sorted(p.stat().st_mtime - begun for p in course.glob(f"autograded/*/{ASSIGNMENT}/*.ipynb"))
-    assert len(written) == STUDENTS
+    assert len(written) == STUDENTS, done.stdout[-3000:] + done.stderr[-3000:]
     return {"output": done.stdout, "seconds": float(found.group(2)), "wall": wall,
             "first": written[0], "last": written[-1], "grading": _grading_seconds(course)}
 

@@ -454,3 +454,15 @@ def test_without_a_sandbox_an_ordinary_user_is_refused_unless_unsafe_same_user()
     finally:
         user.remove()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_the_trust_page_states_the_limits_the_code_sets():
+    from grading import isolation
+    from grading.sandbox import Isolation
+    from grading.submission import Options
+    page = (REPO_ROOT / "chapters" / "grading-trust.md").read_text()
+    assert f"tmpfs of {Isolation('', '', '', '', '').scratch_mb} MB" in page
+    assert f"at most {isolation.MAX_PROCESSES} processes" in page
+    assert f"`--submission-timeout`, {Options().submission_seconds:g} s" in page
+    assert f"{Options().memory_mb // 1024} GB by default" in page
+    assert "grading-trust" in (REPO_ROOT / "_toc.yml").read_text()
