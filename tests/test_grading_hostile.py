@@ -466,3 +466,55 @@ def test_the_trust_page_states_the_limits_the_code_sets():
     assert f"`--submission-timeout`, {Options().submission_seconds:g} s" in page
     assert f"{Options().memory_mb // 1024} GB by default" in page
     assert "grading-trust" in (REPO_ROOT / "_toc.yml").read_text()
+
+
+# -- the grader's own look at the submitted code (grading/code_review.py) ------------------------
+
+def test_honest_answers_and_references_raise_no_code_review_flag():
+    from grading.code_review import review
+    from honest_answers import submissions
+    from test_grading_batch import nbgrader_meta, text
+    for notebook in sorted((REPO_ROOT / "solutions").glob("*/*.ipynb")):
+        assignment = notebook.parent.name
+        if notebook.stem != assignment:
+            continue
+        cells = json.loads(notebook.read_text())["cells"]
+        assert review([text(c) for c in cells if nbgrader_meta(c).get("solution")]) == [], assignment
+        for name, source in submissions(assignment).items():
+            assert review([source]) == [], (assignment, name)
+
+
+def test_gdlib_code_under_another_name_or_run_from_its_source_is_flagged():
+    import inspect
+
+    from grading.code_review import review
+    from gdlib import gradcheck
+    source = inspect.getsource(gradcheck.numerical_gradient)
+    renamed = source.replace('"""', "'''", 2).replace("def numerical_gradient", "def my_gradient")
+    assert review(["import numpy as np\n\n" + renamed]) == [
+        "my_gradient is the code of gdlib.gradcheck.numerical_gradient (same bytecode, names and constants)"]
+    flags = review(["import inspect\nimport gdlib.gradcheck as g\n"
+                    "exec(inspect.getsource(g.numerical_gradient).replace('numerical', 'my'))"])
+    assert len(flags) == 1 and "makes or reads code at run time (exec(), getsource(), inspect)" in flags[0]
+    assert review(["import re\npattern = re.compile('a+')\ndef f(x):\n    return x"]) == []
+
+
+def test_a_submission_running_gdlib_code_is_flagged_in_a_batch(tmp_path):
+    import inspect
+
+    from gdlib import gradcheck
+    from grading import grade_assignment
+    if ASSIGNMENT != "gradient-descent":
+        pytest.skip("the batch's assignment has no numerical_gradient")
+    course = make_course(tmp_path)
+    plan = Plan(course)
+    copied = inspect.getsource(gradcheck.numerical_gradient)
+    answers = dict(plan.answers)
+    gid = plan.functions["numerical_gradient"]
+    answers[gid] = "import numpy as np\n\n" + copied
+    write_submissions(course, {"reference": plan.reference(), "copied": plan.notebook(answers)})
+    report = grade_assignment(ASSIGNMENT, course, workers=1, timeout=30)
+    results = {r.student: r for r in report.results}
+    assert results["reference"].status == "graded" and results["reference"].flags == []
+    assert results["copied"].status == "flagged"
+    assert "numerical_gradient is the code of gdlib.gradcheck.numerical_gradient" in " ".join(results["copied"].flags)
