@@ -31,6 +31,7 @@ import json
 import keyword
 import math
 import sys
+import time
 import types
 
 import numpy as np
@@ -39,6 +40,7 @@ from .protocol import ProtocolError
 
 MAX_DEPTH = 100
 MAX_NODES = 2_000_000
+DECODE_SECONDS = 20.0  # CPU the grader spends reading one value, whatever the payload
 MAX_ITEMS = 100_000
 MAX_STRING = 16 << 20
 SAFE_KINDS = set("biufcUSmM")
@@ -313,7 +315,20 @@ class Codec:
     # decoding -------------------------------------------------------------------------------
 
     def decode(self, tree, blobs: list[bytes]):
+        """The value ``tree`` describes, within a budget of nodes and time (DECODE_SECONDS), so
+        that a payload crafted to be costly to read raises ProtocolError instead."""
+        self._budget = [MAX_NODES, time.monotonic() + DECODE_SECONDS]
         return self._dec(tree, blobs, 0)
+
+    def _spend(self) -> None:
+        budget = getattr(self, "_budget", None)
+        if budget is None:
+            return
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise ProtocolError(f"the value holds more than {MAX_NODES} items")
+        if budget[0] % 4096 == 0 and time.monotonic() > budget[1]:
+            raise ProtocolError(f"the value took more than {DECODE_SECONDS:g} s to read")
 
     def _raw(self, index, blobs) -> bytes:
         if type(index) is not int or not 0 <= index < len(blobs):
@@ -343,6 +358,7 @@ class Codec:
         return [self._dec(x, blobs, depth + 1) for x in items]
 
     def _dec(self, node, blobs, depth):
+        self._spend()
         if depth > MAX_DEPTH:
             raise ProtocolError("value nested too deeply")
         if node is None or type(node) in (bool, int, float, str):

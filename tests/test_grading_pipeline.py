@@ -132,6 +132,19 @@ def test_the_grader_refuses_object_arrays_bad_sizes_and_deep_nesting():
         _codec().decode(deep, [])
 
 
+def test_decoding_has_a_budget_of_items_and_time(monkeypatch):
+    from grading import codec
+    wide = {"t": "list", "v": [{"t": "list", "v": []}] * 20_000}
+    assert len(_codec().decode(wide, [])) == 20_000
+    monkeypatch.setattr(codec, "MAX_NODES", 10_000)
+    with pytest.raises(protocol.ProtocolError, match="more than 10000 items"):
+        _codec().decode(wide, [])
+    monkeypatch.setattr(codec, "MAX_NODES", 2_000_000)
+    monkeypatch.setattr(codec, "DECODE_SECONDS", -1.0)
+    with pytest.raises(protocol.ProtocolError, match="to read"):
+        _codec().decode(wide, [])
+
+
 # -- the sandbox without root, and without the zygote --------------------------------------------
 
 @pytest.mark.parametrize("mode", ["bubblewrap", "unsafe-same-user", "root-without-bubblewrap-or-zygote"])
