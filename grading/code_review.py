@@ -9,6 +9,8 @@ submitted, in the grader, and flags for review:
   it uses, its local names and its constants other than strings) is that of a gdlib function,
   whatever its module, file or name; the usual way to re-execute a reference where no module or
   file name gives it away;
+- **gdlib's version of a function the student defines**, or a private name of gdlib
+  (``gdlib.optim._adam_update``), imported or used by attribute;
 - **code that makes or reads code at run time**, which the first look cannot see through:
   ``exec``, ``eval``, ``compile``, ``__import__``, ``importlib``, ``inspect.getsource``,
   ``marshal``, ``types.FunctionType``/``CodeType``, ``__code__``, ``sys.modules``, profilers and
@@ -89,15 +91,51 @@ def _dynamic_uses(tree: ast.AST) -> set[str]:
     return found
 
 
+def _gdlib_uses(tree: ast.AST, defined: set[str]) -> set[str]:
+    """``gdlib.module.name`` for each gdlib name the code imports or reads by attribute that is
+    private or is also one of the functions the student defines."""
+    aliases: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == "gdlib":
+                    aliases[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else "gdlib"
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "gdlib":
+            for alias in node.names:
+                aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    found = set()
+
+    def suspicious(name: str) -> bool:
+        return name.startswith("_") and not name.startswith("__") or name in defined
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "gdlib":
+            found |= {f"{node.module}.{a.name}" for a in node.names if suspicious(a.name)}
+        elif isinstance(node, ast.Attribute) and suspicious(node.attr):
+            base, chain = node.value, []
+            while isinstance(base, ast.Attribute):
+                chain.append(base.attr)
+                base = base.value
+            if isinstance(base, ast.Name) and base.id in aliases:
+                found.add(".".join([aliases[base.id], *reversed(chain), node.attr]))
+    return found
+
+
 def review(sources: list[str]) -> list[str]:
     """Flags (plain sentences) for the student's cells ``sources``, in order, without repeats."""
     flags: list[str] = []
     known = gdlib_fingerprints()
     dynamic: set[str] = set()
-    for source in sources:
-        tree = _parse(source)
-        if tree is None:
-            continue
+    trees = [tree for tree in map(_parse, sources) if tree is not None]
+    defined = {node.name for tree in trees for node in ast.walk(tree)
+               if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    used = set()
+    for tree in trees:
+        used |= _gdlib_uses(tree, defined)
+    if used:
+        flags.append("uses " + ", ".join(sorted(used)) + " of gdlib (a function it defines itself, or a "
+                     "private name): check by hand that it does not hand its work to gdlib")
+    for tree in trees:
         dynamic |= _dynamic_uses(tree)
         try:
             code = compile(tree, "<cell>", "exec")

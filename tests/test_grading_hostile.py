@@ -497,6 +497,12 @@ def test_gdlib_code_under_another_name_or_run_from_its_source_is_flagged():
                     "exec(inspect.getsource(g.numerical_gradient).replace('numerical', 'my'))"])
     assert len(flags) == 1 and "makes or reads code at run time (exec(), getsource(), inspect)" in flags[0]
     assert review(["import re\npattern = re.compile('a+')\ndef f(x):\n    return x"]) == []
+    own_name = review(["def adam_step(*args):\n    from gdlib.optim import adam_step as reference\n"
+                       "    return reference(*args)"])
+    assert len(own_name) == 1 and own_name[0].startswith("uses gdlib.optim.adam_step of gdlib"), own_name
+    private = review(["import gdlib.optim as o\ndef my_step(p, g, s):\n    return o._adam_update(p, g, s)"])
+    assert len(private) == 1 and private[0].startswith("uses gdlib.optim._adam_update of gdlib"), private
+    assert review(["from gdlib.landscapes import quadratic\nbowl = quadratic(10.0)"]) == []
 
 
 def test_a_submission_running_gdlib_code_is_flagged_in_a_batch(tmp_path):
