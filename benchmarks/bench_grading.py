@@ -14,7 +14,7 @@ Each grader does the whole job, timed by the wall clock: plain nbgrader runs
 (its kernels import this repository's gdcheck through PYTHONPATH), in its own copy of the course;
 ours runs ``grading.grade_assignment`` (autograde, feedback, export) with ``--workers`` processes
 (default: the number of cores). In both, ``generate_assignment`` has run once beforehand, so the
-gradebook exists. The verdict compares submissions per second (``--target``, 1.7 by default).
+gradebook exists. The verdict compares submissions per second (``--target``, 3 by default: the grading issues ask for at least 3x plain nbgrader).
 The scores of the submissions both graded (correct, wrong, slow) must agree.
 
 Run: .venv/bin/python benchmarks/bench_grading.py [--n 100] [--workers 2] [--assignment gradient-descent]
@@ -123,7 +123,7 @@ def main(argv=None) -> int:
     parser.add_argument("--assignment", default="gradient-descent")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per cell, both graders")
     parser.add_argument("--sleep", type=float, default=1.0, help="seconds a slow submission sleeps")
-    parser.add_argument("--target", type=float, default=1.7)
+    parser.add_argument("--target", type=float, default=3.0)
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error(f"--n must be >= 1, got --n={args.n}")
