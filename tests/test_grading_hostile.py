@@ -524,3 +524,29 @@ def test_a_submission_running_gdlib_code_is_flagged_in_a_batch(tmp_path):
     assert results["reference"].status == "graded" and results["reference"].flags == []
     assert results["copied"].status == "flagged"
     assert "numerical_gradient is the code of gdlib.gradcheck.numerical_gradient" in " ".join(results["copied"].flags)
+
+
+# -- limits of a whole submission and of the grader's own worker ----------------------------------
+
+def test_many_cells_each_just_under_the_cell_limit_hit_the_submission_limit(tmp_path):
+    from grading import grade_assignment
+    course = make_course(tmp_path)
+    plan = Plan(course)
+    slow = plan.notebook(plan.wrong_answers())
+    for _ in range(4):
+        slow = insert_cell(slow, first_answer_index(slow), "import time\ntime.sleep(3.5)")
+    write_submissions(course, {"reference": plan.reference(), "slow": slow})
+    report = grade_assignment(ASSIGNMENT, course, workers=2, timeout=4, submission_seconds=8)
+    results = {r.student: r for r in report.results}
+    assert results["reference"].status == "graded" and results["reference"].score == plan.max_score
+    assert results["slow"].status == "timed out" and results["slow"].score == 0
+    assert "the submission used up its 8 s; later cells were not run" in results["slow"].reason
+    assert results["slow"].seconds < 8 + 20
+
+
+def test_the_grading_worker_cannot_grow_without_bound():
+    code = ("import numpy as np\nfrom grading import pool\npool.WORKER_MEMORY_MB = 512\npool._bound_memory()\n"
+            "try:\n    np.ones(2 << 30, dtype=np.uint8)\nexcept MemoryError:\n    print('bounded')\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)), timeout=120)
+    assert done.stdout.strip() == "bounded", done.stderr[-2000:]
