@@ -311,12 +311,35 @@ def verify(spec: Spec, fn, cases: list[Case], *, what: str = "") -> str:
             yours.append(execute(spec, fn, case, student=True))
         except _StudentError as error:
             raise Failure(_error_message(spec.function, error.exc, where)) from None
+        size, expected = _size(dict(yours[-1])), _size(dict(references[-1]))
+        if size > OUTPUT_SIZE_FACTOR * expected + OUTPUT_SIZE_SLACK:
+            yours.pop()  # not kept: a check holds what it compares
+            raise Failure(f"{spec.function} returns about {size / 1e6:.1f} MB {where}, where the reference "
+                          f"returns {expected / 1e3:.1f} kB: return only what the exercise asks for.")
     for i, (case, mine, expected) in enumerate(zip(cases, yours, references)):
         problem = (spec.validate(mine) if spec.validate and not mine.mutated else None) \
             or difference(spec, mine, expected)
         if problem:
             raise Failure(_failure_message(spec, cases, yours, references, i, problem))
     return f"{spec.function}: all {n} test cases agree with the reference{what}."
+
+
+OUTPUT_SIZE_FACTOR, OUTPUT_SIZE_SLACK = 64, 1 << 20
+
+
+def _size(value, depth: int = 0) -> int:
+    """Bytes an output holds, roughly: arrays' buffers, strings, containers' items."""
+    if depth > 20:
+        return 0
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes)
+    if isinstance(value, (str, bytes)):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(_size(k, depth + 1) + _size(v, depth + 1) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return 8 * len(value) + sum(_size(v, depth + 1) for v in value)
+    return 8
 
 
 def _failure_message(spec, cases, yours, references, i, problem) -> str:

@@ -405,3 +405,13 @@ def test_the_public_api_is_the_list_of_checks():
     for name in gdcheck.__all__:
         check = getattr(gdcheck, name)
         assert check.__name__ == name and check.__doc__
+
+
+def test_an_output_far_larger_than_the_references_is_refused_not_kept():
+    from gdcheck import check_numerical_gradient
+
+    def bloated(f, x, h=1e-5):
+        return np.zeros((2048, 1024))  # 16.8 MB where the reference returns a few numbers
+
+    with pytest.raises(AssertionError, match=r"returns about 16.8 MB on test case 1 .* return only what"):
+        check_numerical_gradient(bloated)
