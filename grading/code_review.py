@@ -31,7 +31,8 @@ MIN_CODE_BYTES = 120  # shorter functions (sigmoid_grad: s * (1 - s)) are what a
 BUILTIN_CALLS = {"exec", "eval", "compile", "__import__"}
 METHOD_CALLS = {"getsource", "getsourcelines", "FunctionType", "CodeType", "setprofile", "settrace"}
 DYNAMIC_MODULES = {"importlib", "marshal", "inspect", "gdcheck", "ctypes", "dis"}
-DYNAMIC_ATTRIBUTES = {"__code__", "__globals__", "__builtins__", "modules", "f_globals", "f_locals", "co_code"}
+DYNAMIC_ATTRIBUTES = {"__code__", "__globals__", "__builtins__", "__dict__", "modules", "f_globals", "f_locals",
+                      "co_code"}
 
 
 def _fingerprint(code: types.CodeType) -> tuple:
@@ -82,6 +83,9 @@ def _dynamic_uses(tree: ast.AST) -> set[str]:
             if isinstance(func, ast.Name) and func.id in BUILTIN_CALLS \
                     or isinstance(func, ast.Attribute) and func.attr in METHOD_CALLS:
                 found.add(f"{getattr(func, 'id', None) or func.attr}()")
+            elif isinstance(func, ast.Name) and func.id in ("getattr", "vars", "globals") \
+                    and not (func.id == "getattr" and len(node.args) > 1 and isinstance(node.args[1], ast.Constant)):
+                found.add(f"{func.id}()")
         elif isinstance(node, ast.Attribute) and node.attr in DYNAMIC_ATTRIBUTES:
             found.add(node.attr)
         elif isinstance(node, ast.Import):

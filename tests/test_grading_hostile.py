@@ -503,6 +503,10 @@ def test_gdlib_code_under_another_name_or_run_from_its_source_is_flagged():
     private = review(["import gdlib.optim as o\ndef my_step(p, g, s):\n    return o._adam_update(p, g, s)"])
     assert len(private) == 1 and private[0].startswith("uses gdlib.optim._adam_update of gdlib"), private
     assert review(["from gdlib.landscapes import quadratic\nbowl = quadratic(10.0)"]) == []
+    hidden = review(["import sys, gdlib.optim as o\nsys.__dict__['setprof' + 'ile'](None)\n"
+                     "step = getattr(o, 'adam' + '_step')"])
+    assert len(hidden) == 1 and "(__dict__, getattr())" in hidden[0], hidden
+    assert review(["import numpy as np\nlr = getattr(np, 'float64')(0.1)"]) == []
 
 
 def test_a_submission_running_gdlib_code_is_flagged_in_a_batch(tmp_path):
