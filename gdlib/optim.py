@@ -12,7 +12,10 @@ promoted to float64). Hyperparameters are keyword-only: ``lr`` (:math:`\eta`), `
 ``torch.optim`` optimizer named in its docstring for the same hyperparameters, without weight
 decay. ``eps`` always sits outside the square root.
 
-A runner (landscape traces, ``fit``) accepts a rule name, a :class:`Rule`, or a student's own
+:data:`RULES`, the rule registry, holds each rule with everything the course says about it
+(defaults, colour and marker, test settings, its ``torch.optim`` twin): figures, explorers,
+checks and tests read it, so a new rule is its functions and one :func:`_register` call. A
+runner (landscape traces, ``fit``) accepts a rule name, a :class:`Rule`, or a student's own
 ``(init, step)`` pair through :func:`get_rule`. :class:`Optimizer` applies a rule to a dict of
 parameter arrays in place, for a training loop.
 """
@@ -20,6 +23,7 @@ parameter arrays in place, for a training loop.
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -27,6 +31,7 @@ import numpy as np
 from gdlib._validate import (
     _show, check_array, check_fraction, check_lr, check_positive_number, check_same_shape,
 )
+from gdlib.palette import COLORS
 
 
 class SGDState(NamedTuple):
@@ -374,14 +379,58 @@ def _adam_update(x, g, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8):
     return _out(x - lr * _divide(m_hat, np.sqrt(v_hat) + eps), x), AdamState(m=m, v=v, t=t)
 
 
-class Rule(NamedTuple):
-    """An update rule: its name, ``init(x) -> state``, ``step(x, g, state, *, lr, ...)`` and
-    the defaults of its hyperparameters other than ``lr``."""
+@dataclass(frozen=True)
+class Range:
+    r"""The interval from which a check draws a hyperparameter's non-default values: uniformly,
+    or uniformly in :math:`\log_{10}` when ``log`` (for a value that spans decades, like eps)."""
+
+    low: float
+    high: float
+    log: bool = False
+
+    def draw(self, rng: np.random.Generator) -> float:
+        if self.log:
+            return float(10 ** rng.uniform(np.log10(self.low), np.log10(self.high)))
+        return float(rng.uniform(self.low, self.high))
+
+
+@dataclass(frozen=True, eq=False)
+class Rule:
+    """An update rule and everything the course says about it, in one place.
+
+    ``name``, ``init(x) -> state``, ``step(x, g, state, *, lr, ...)`` and ``defaults``, the
+    default values of its hyperparameters other than ``lr``, are all a runner needs; a
+    student's own ``(init, step)`` pair gets only these (see :func:`get_rule`). The rules of
+    :data:`RULES` also carry what the figures, the explorers, the checks and the tests read:
+
+    - ``color``, ``marker``: how every figure draws the rule (:data:`gdlib.plotting.RULE_COLORS`);
+    - ``elementwise``: each coordinate of the new ``x`` and state depends only on the same
+      coordinate of ``x``, ``g`` and state, so ``fit`` may run the rule once on all parameters
+      concatenated into one vector, and it gives the same numbers as one state per array;
+    - ``lr_grid``: the learning rates to try when tuning the rule on the digits network (the
+      chapter *Momentum and adaptive learning rates*);
+    - ``check_ranges``: for each hyperparameter other than ``lr``, the :class:`Range` of the
+      non-default values the checks draw (every hyperparameter must have one, so that no check
+      silently leaves one at 0);
+    - ``test_hyper``, ``test_tolerance``: hyperparameters (``lr`` included) with which the rule
+      converges on an ill-conditioned quadratic, and the distance to the minimiser it then
+      reaches (a constant-lr RMSprop keeps hopping at the scale of ``lr``);
+    - ``torch``: ``torch(params, lr=..., **hyper)`` builds the equivalent ``torch.optim``
+      optimizer, against which the tests compare the rule step by step.
+    """
 
     name: str
     init: Callable
     step: Callable
     defaults: dict
+    color: str | None = None
+    marker: str | None = None
+    elementwise: bool = False
+    lr_grid: tuple = ()
+    check_ranges: dict = field(default_factory=dict)
+    test_hyper: dict = field(default_factory=dict)
+    test_tolerance: float | None = None
+    torch: Callable | None = field(default=None, repr=False)
 
 
 def _keyword_defaults(step: Callable) -> dict:
@@ -393,17 +442,67 @@ def _keyword_defaults(step: Callable) -> dict:
             if p.kind is p.KEYWORD_ONLY and p.default is not p.empty}
 
 
-RULES: dict[str, Rule] = {
-    name: Rule(name, init, step, _keyword_defaults(step))
-    for name, init, step in [
-        ("sgd", sgd_init, sgd_step),
-        ("momentum", momentum_init, momentum_step),
-        ("nesterov", nesterov_init, nesterov_step),
-        ("adagrad", adagrad_init, adagrad_step),
-        ("rmsprop", rmsprop_init, rmsprop_step),
-        ("adam", adam_init, adam_step),
-    ]
-}
+def _torch_optim():
+    import torch  # only the tests and the chapters that compare with PyTorch need it
+    return torch.optim
+
+
+#: Ranges of the non-default hyperparameters the checks draw, shared by the rules that have them.
+_DECAY, _EPS = Range(0.3, 0.95), Range(1e-3, 1e-1, log=True)
+
+#: The registry: every rule of the course, by name, in the order the book introduces them.
+RULES: dict[str, Rule] = {}
+
+
+def _register(init: Callable, step: Callable, **about) -> None:
+    name = step.__name__.removesuffix("_step")
+    rule = Rule(name, init, step, _keyword_defaults(step), **about)
+    if set(rule.check_ranges) != set(rule.defaults):
+        raise ValueError(f"rule {name!r}: check_ranges must give a Range for each of its "
+                         f"hyperparameters {sorted(rule.defaults)}, got {sorted(rule.check_ranges)}")
+    RULES[name] = rule
+
+
+_register(
+    sgd_init, sgd_step, color=COLORS["blue"], marker="o", elementwise=True,
+    lr_grid=(0.1, 0.3, 1.0, 3.0), test_hyper=dict(lr=0.1), test_tolerance=1e-8,
+    torch=lambda params, *, lr: _torch_optim().SGD(params, lr=lr),
+)
+_register(
+    momentum_init, momentum_step, color=COLORS["orange"], marker="s", elementwise=True,
+    lr_grid=(0.03, 0.1, 0.3, 1.0), check_ranges=dict(beta=_DECAY),
+    test_hyper=dict(lr=0.05, beta=0.5), test_tolerance=1e-8,
+    torch=lambda params, *, lr, beta: _torch_optim().SGD(params, lr=lr, momentum=beta,
+                                                         dampening=0),
+)
+_register(
+    nesterov_init, nesterov_step, color=COLORS["bluish_green"], marker="^", elementwise=True,
+    lr_grid=(0.03, 0.1, 0.3, 1.0), check_ranges=dict(beta=_DECAY),
+    test_hyper=dict(lr=0.05, beta=0.5), test_tolerance=1e-8,
+    torch=lambda params, *, lr, beta: _torch_optim().SGD(params, lr=lr, momentum=beta,
+                                                         dampening=0, nesterov=True),
+)
+_register(
+    adagrad_init, adagrad_step, color=COLORS["reddish_purple"], marker="D", elementwise=True,
+    lr_grid=(0.03, 0.1, 0.3, 1.0), check_ranges=dict(eps=_EPS),
+    test_hyper=dict(lr=0.5), test_tolerance=1e-8,
+    torch=lambda params, *, lr, eps: _torch_optim().Adagrad(params, lr=lr, eps=eps),
+)
+_register(
+    rmsprop_init, rmsprop_step, color=COLORS["sky_blue"], marker="v", elementwise=True,
+    lr_grid=(0.001, 0.003, 0.01, 0.03), check_ranges=dict(rho=Range(0.5, 0.99), eps=_EPS),
+    test_hyper=dict(lr=0.01, rho=0.9), test_tolerance=3e-2,
+    torch=lambda params, *, lr, rho, eps: _torch_optim().RMSprop(params, lr=lr, alpha=rho,
+                                                                 eps=eps),
+)
+_register(
+    adam_init, adam_step, color=COLORS["vermillion"], marker="P", elementwise=True,
+    lr_grid=(0.003, 0.01, 0.03, 0.1),
+    check_ranges=dict(beta1=Range(0.5, 0.95), beta2=Range(0.9, 0.999), eps=_EPS),
+    test_hyper=dict(lr=0.05), test_tolerance=1e-6,
+    torch=lambda params, *, lr, beta1, beta2, eps: _torch_optim().Adam(
+        params, lr=lr, betas=(beta1, beta2), eps=eps),
+)
 
 
 #: public step -> the same arithmetic without the argument checks, for a loop that has checked

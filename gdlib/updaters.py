@@ -6,8 +6,9 @@ bare step function into ``(name, init, step, defaults)``; :func:`_check_hyper`,
 :func:`_check_update`, :func:`_check_params` and :func:`_check_grads` check the
 hyperparameters, a step's result, the model's parameters and its gradients.
 :class:`_PerArrayUpdater` applies a rule to each parameter array with its own state (the
-general case), :class:`_FlatUpdater` applies a reference rule of :mod:`gdlib.optim` once to all
-parameters concatenated into one vector (bit for bit the same), and :func:`_make_updater`
+general case), :class:`_FlatUpdater` applies an elementwise rule of the registry
+:data:`gdlib.optim.RULES` once to all parameters concatenated into one vector (bit for bit the
+same), and :func:`_make_updater`
 chooses between them. All of it is private to ``fit`` (and re-exported by :mod:`gdlib.train`).
 """
 
@@ -193,8 +194,9 @@ class _FlatUpdater(_PerArrayUpdater):
 
 
 def _make_updater(name, init, step, params: dict, hyper: dict) -> _PerArrayUpdater:
-    """The flat updater for the reference rules on same-dtype float arrays, else per array."""
-    reference = any(step is r.step and init is r.init for r in optim.RULES.values())
+    """The flat updater for the registry's elementwise rules on same-dtype float arrays, else
+    per array."""
+    reference = any(step is r.step and init is r.init and r.elementwise for r in optim.RULES.values())
     dtypes = {p.dtype for p in params.values()}
     contiguous = all(p.flags.c_contiguous for p in params.values())
     if reference and contiguous and len(dtypes) == 1:

@@ -12,15 +12,8 @@ from gdlib import optim
 from gdlib.optim import RULES, Optimizer, Rule, get_rule
 
 NAMES = list(RULES)
-# Hyperparameters with which every rule is sensible on the problems below.
-HYPER = {
-    "sgd": dict(lr=0.1),
-    "momentum": dict(lr=0.05, beta=0.5),
-    "nesterov": dict(lr=0.05, beta=0.5),
-    "adagrad": dict(lr=1.0),
-    "rmsprop": dict(lr=0.01, rho=0.9),
-    "adam": dict(lr=0.05),
-}
+# Hyperparameters with which every rule is sensible on the problems below (from the registry).
+HYPER = {name: rule.test_hyper for name, rule in RULES.items()}
 
 
 def run(name, x, grads, **hyper):
@@ -133,29 +126,43 @@ def test_eps_zero_and_zero_gradient_does_not_make_nan():
         assert x1[0] == 1.0 and np.isfinite(x1).all()
 
 
-def test_torch_agrees_over_20_steps():
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("hyperparameters", ["test", "drawn"])
+def test_torch_agrees_over_20_steps(name, hyperparameters):
+    """The registry's torch twin takes the same 20 steps, with the rule's test settings and
+    with other values drawn from its check ranges (no hyperparameter left at a default)."""
     torch = pytest.importorskip("torch")
+    rule = RULES[name]
     rng = np.random.default_rng(0)
     x0, grads = rng.normal(size=(3, 4)), rng.normal(size=(20, 3, 4))
-    makers = {
-        "sgd": lambda p: torch.optim.SGD(p, lr=0.1),
-        "momentum": lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, dampening=0),
-        "nesterov": lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True),
-        "adagrad": lambda p: torch.optim.Adagrad(p, lr=0.1, eps=1e-8),
-        "rmsprop": lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, eps=1e-8),
-        "adam": lambda p: torch.optim.Adam(p, lr=0.01, betas=(0.9, 0.999), eps=1e-8),
-    }
-    ours = {"sgd": dict(lr=0.1), "momentum": dict(lr=0.1, beta=0.9),
-            "nesterov": dict(lr=0.1, beta=0.9), "adagrad": dict(lr=0.1),
-            "rmsprop": dict(lr=0.01, rho=0.9), "adam": dict(lr=0.01)}
-    for name, make in makers.items():
-        p = torch.tensor(x0.copy(), dtype=torch.float64, requires_grad=True)
-        opt = make([p])
-        for g in grads:
-            p.grad = torch.tensor(g, dtype=torch.float64)
-            opt.step()
-        expected = run(name, x0, grads, **ours[name])[-1]
-        np.testing.assert_allclose(p.detach().numpy(), expected, rtol=1e-10, atol=1e-12, err_msg=name)
+    hyper = {**rule.defaults, **rule.test_hyper}
+    if hyperparameters == "drawn":
+        hyper.update({k: r.draw(rng) for k, r in rule.check_ranges.items()})
+        assert all(hyper[k] != v for k, v in rule.defaults.items())
+    p = torch.tensor(x0.copy(), dtype=torch.float64, requires_grad=True)
+    opt = rule.torch([p], **hyper)
+    for g in grads:
+        p.grad = torch.tensor(g, dtype=torch.float64)
+        opt.step()
+    expected = run(name, x0, grads, **hyper)[-1]
+    np.testing.assert_allclose(p.detach().numpy(), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_every_rule_has_its_settings():
+    for name, rule in RULES.items():
+        assert rule.color and rule.marker and rule.torch and rule.test_tolerance > 0
+        assert "lr" in rule.test_hyper and len(rule.lr_grid) >= 3
+        assert set(rule.check_ranges) == set(rule.defaults), name
+        assert all(0 <= r.low < r.high for r in rule.check_ranges.values()), name
+
+
+def test_a_rule_without_a_check_range_is_refused():
+    def shrink_step(x, g, state, *, lr, weight_decay=0.01):
+        return x - lr * (g + weight_decay * x), state
+
+    with pytest.raises(ValueError, match=r"'shrink'.*Range for each.*\['weight_decay'\], got \[\]"):
+        optim._register(optim.sgd_init, shrink_step)
+    assert "shrink" not in RULES
 
 
 # ---------------------------------------------------------------- properties
@@ -299,15 +306,14 @@ def test_converges_on_ill_conditioned_quadratic(name):
     for _ in range(1000):
         x, state = rule.step(x, A @ x - b, state, **hyper)
     # RMSprop with a constant lr ends in a small orbit of size about lr around the minimiser.
-    tolerance = 3 * hyper["lr"] if name == "rmsprop" else 1e-6
-    assert np.linalg.norm(x - x_star) < tolerance
+    assert np.linalg.norm(x - x_star) < max(rule.test_tolerance, 1e-6)
 
 
 # ---------------------------------------------------------------- Rule, get_rule, Optimizer
 
 
 def test_rules_and_defaults():
-    assert set(RULES) == {"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"}
+    assert list(RULES)[:6] == ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
     assert RULES["sgd"].defaults == {}
     assert RULES["momentum"].defaults == {"beta": 0.9} == RULES["nesterov"].defaults
     assert RULES["adagrad"].defaults == {"eps": 1e-8}
@@ -444,7 +450,7 @@ def test_wrong_state():
 
 
 def test_unknown_rule_name():
-    with pytest.raises(ValueError, match="'adamw'.*sgd, momentum, nesterov, adagrad, rmsprop, adam"):
-        get_rule("adamw")
-    with pytest.raises(ValueError, match="'adamw'"):
-        Optimizer("adamw", lr=0.1)
+    with pytest.raises(ValueError, match="'lion'.*sgd, momentum, nesterov, adagrad, rmsprop, adam"):
+        get_rule("lion")
+    with pytest.raises(ValueError, match="'lion'"):
+        Optimizer("lion", lr=0.1)
