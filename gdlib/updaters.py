@@ -133,7 +133,7 @@ class _FlatUpdater(_PerArrayUpdater):
     this gives bit for bit the result of one state per array, with a quarter of the calls for
     a two-layer network. The first step after each :meth:`sync` goes through the rule's public
     (checked) step; the next ones through the same arithmetic without the checks
-    (``optim._UNCHECKED``), since fit has checked everything they would (finite gradients,
+    (``step.__wrapped__``, see ``gdlib.optim._validated``), since fit has checked everything they would (finite gradients,
     finite parameters, valid hyperparameters and state).
 
     A model that can write its gradients into given arrays gets :attr:`grads_out`, views of
@@ -142,7 +142,7 @@ class _FlatUpdater(_PerArrayUpdater):
 
     def __init__(self, name, init, step, params: dict, hyper: dict):
         self.name, self.step, self.params, self.hyper = name, step, params, hyper
-        self.unchecked = optim._UNCHECKED.get(step, step)
+        self.unchecked = getattr(step, "__wrapped__", step)
         self.keys = list(params)
         self.norm_sums = np.zeros(len(self.keys))
         bounds = np.cumsum([0] + [params[k].size for k in self.keys]).tolist()
