@@ -1,4 +1,4 @@
-r"""Update rules for gradient descent: sgd, momentum, nesterov, adagrad, rmsprop, adam.
+r"""Update rules for gradient descent: sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw.
 
 Every rule is a pair of pure functions on one array ``x`` of any shape, with its state explicit::
 
@@ -8,9 +8,10 @@ Every rule is a pair of pure functions on one array ``x`` of any shape, with its
 ``g`` is the gradient at ``x`` (same shape). A step never mutates ``x``, ``g`` or ``state``; it
 returns new arrays with the shape and dtype of ``x`` (float32 in, float32 out; integer ``x`` is
 promoted to float64). Hyperparameters are keyword-only: ``lr`` (:math:`\eta`), ``beta``
-(momentum), ``rho`` (RMSprop decay), ``beta1``, ``beta2``, ``eps``. Each rule equals the
-``torch.optim`` optimizer named in its docstring for the same hyperparameters, without weight
-decay. ``eps`` always sits outside the square root.
+(momentum), ``rho`` (RMSprop decay), ``beta1``, ``beta2``, ``eps``, ``weight_decay``
+(AdamW's decoupled decay). Each rule equals the ``torch.optim`` optimizer named in its docstring
+for the same hyperparameters (weight decay only where the rule has it). ``eps`` always sits
+outside the square root.
 
 :data:`RULES`, the rule registry, holds each rule with everything the course says about it
 (defaults, colour and marker, test settings, its ``torch.optim`` twin): figures, explorers,
@@ -58,6 +59,12 @@ class RMSpropState(NamedTuple):
 class AdamState(NamedTuple):
     m: np.ndarray  #: EMA of gradients (first moment)
     v: np.ndarray  #: EMA of squared gradients (second moment)
+    t: int  #: number of steps taken so far; 0 before the first step
+
+
+class AdamWState(NamedTuple):
+    m: np.ndarray  #: EMA of gradients, as for Adam
+    v: np.ndarray  #: EMA of squared gradients, as for Adam
     t: int  #: number of steps taken so far; 0 before the first step
 
 
@@ -385,6 +392,63 @@ def adam_step(x, g, state: AdamState, *, lr: float, beta1: float = 0.9, beta2: f
     return _out(x - lr * _divide(m_hat, np.sqrt(v_hat) + eps), x), AdamState(m=m, v=v, t=t)
 
 
+def adamw_init(x) -> AdamWState:
+    """AdamW state: Adam's, zero first and second moments and ``t = 0``."""
+    return AdamWState(m=_zeros(x), v=_zeros(x), t=0)
+
+
+@_validated(AdamWState, fractions=("beta1", "beta2"), nonnegative=("eps", "weight_decay"))
+def adamw_step(x, g, state: AdamWState, *, lr: float, beta1: float = 0.9, beta2: float = 0.999,
+               eps: float = 1e-8, weight_decay: float = 0.01):
+    r"""One step of AdamW: Adam with decoupled weight decay.
+
+    .. math::
+
+        \begin{aligned}
+        &\textbf{input}: \eta \text{ (lr)},\ \beta_1, \beta_2 \text{ (beta1, beta2)},\
+            \epsilon \text{ (eps)},\ \lambda \text{ (weight\_decay)},\ x_0,\ m_0 = 0,\
+            v_0 = 0 \\
+        &\textbf{for}\ t = 1, 2, \dots: \\
+        &\quad g_t = \nabla f(x_{t-1}) \\
+        &\quad m_t = \beta_1 m_{t-1} + (1 - \beta_1)\, g_t \\
+        &\quad v_t = \beta_2 v_{t-1} + (1 - \beta_2)\, g_t^2 \\
+        &\quad \hat m_t = m_t / (1 - \beta_1^t), \quad \hat v_t = v_t / (1 - \beta_2^t) \\
+        &\quad x_t = (1 - \eta \lambda)\, x_{t-1} - \eta\, \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}
+        \end{aligned}
+
+    The weight decay :math:`\eta \lambda x_{t-1}` is *decoupled* from the gradient (Loshchilov
+    and Hutter, 2019): it shrinks every coordinate by the same factor, where an L2 penalty
+    :math:`\frac{\lambda}{2}\|x\|^2` added to the loss would put :math:`\lambda x` into
+    :math:`g_t` and be divided, like the rest of the gradient, by :math:`\sqrt{\hat v_t}`. The
+    step is Adam's (:func:`adam_step`, same state) taken from the decayed point; with
+    :math:`\lambda = 0` it is Adam. Equals ``torch.optim.AdamW(params, lr=lr, betas=(beta1,
+    beta2), eps=eps, weight_decay=weight_decay)``, whose default ``weight_decay`` is also 0.01.
+    Introduced in the chapter *Momentum and adaptive learning rates*; compared with Adam plus an
+    L2 penalty in the chapter on regularization.
+
+    Parameters
+    ----------
+    x, g, state
+        Current point, gradient there (same shape), and AdamWState from :func:`adamw_init`.
+    lr : float
+        Learning rate :math:`\eta > 0`.
+    beta1, beta2 : float
+        Decays :math:`\beta_1, \beta_2 \in [0, 1)` of the two moment averages.
+    eps : float
+        :math:`\epsilon \ge 0`, added outside the square root.
+    weight_decay : float
+        :math:`\lambda \ge 0`, the fraction of :math:`x` removed per unit of learning rate.
+
+    Returns
+    -------
+    x_new, state_new : ndarray, AdamWState
+    """
+    decayed = _out((1 - lr * weight_decay) * x, x)
+    x_new, (m, v, t) = adam_step.__wrapped__(decayed, g, AdamState(*state), lr=lr, beta1=beta1,
+                                             beta2=beta2, eps=eps)
+    return x_new, AdamWState(m=m, v=v, t=t)
+
+
 @dataclass(frozen=True)
 class Range:
     r"""The interval from which a check draws a hyperparameter's non-default values: uniformly,
@@ -499,6 +563,16 @@ _register(
     test_hyper=dict(lr=0.05), test_tolerance=1e-6,
     torch=lambda params, *, lr, beta1, beta2, eps: _torch_optim().Adam(
         params, lr=lr, betas=(beta1, beta2), eps=eps),
+)
+_register(
+    adamw_init, adamw_step, color=COLORS["black"], marker="p", elementwise=True,
+    lr_grid=(0.003, 0.01, 0.03, 0.1),
+    check_ranges=dict(beta1=Range(0.5, 0.95), beta2=Range(0.9, 0.999), eps=_EPS,
+                      weight_decay=Range(0.01, 0.2)),
+    # the decay pulls towards 0, so off the origin AdamW nears the minimiser slowly
+    test_hyper=dict(lr=0.05), test_tolerance=3e-3,
+    torch=lambda params, *, lr, beta1, beta2, eps, weight_decay: _torch_optim().AdamW(
+        params, lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay),
 )
 
 

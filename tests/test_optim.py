@@ -313,6 +313,88 @@ def test_converges_on_ill_conditioned_quadratic(name):
     assert np.linalg.norm(x - x_star) < max(rule.test_tolerance, 1e-6)
 
 
+# ---------------------------------------------------------------- AdamW
+
+
+def test_adamw_golden():
+    # x0 = 1, lr = 0.1, weight_decay = 0.5, eps = 0; the decay factor is 1 - 0.1 * 0.5 = 0.95
+    # g1 = 2:   m1 = 0.2,   v1 = 0.004;     m_hat = 2, v_hat = 4,  x1 = 0.95 - 0.1 * 2 / 2 = 0.85
+    # g2 = -2:  m2 = 0.18 - 0.2 = -0.02,    m_hat = -0.02 / 0.19
+    #           v2 = 0.003996 + 0.004 = 0.007996,  v_hat = 0.007996 / 0.001999 = 4
+    #           x2 = 0.95 * 0.85 + 0.1 * (0.02 / 0.19) / 2
+    xs = run("adamw", np.array([1.0]), [[2.0], [-2.0]], lr=0.1, weight_decay=0.5, eps=0.0)
+    np.testing.assert_allclose(np.ravel(xs), [0.85, 0.8075 + 0.001 / 0.19], rtol=1e-12)
+
+
+def test_adamw_decay_is_decoupled_from_the_adaptive_step():
+    # zero gradients: Adam stands still, AdamW shrinks x by exactly (1 - lr * weight_decay) per step
+    x0, lr = np.array([2.0, -0.5, 0.0]), 0.01
+    for weight_decay in (1e-3, 0.1):
+        xs = run("adamw", x0, [np.zeros(3)] * 50, lr=lr, weight_decay=weight_decay)
+        np.testing.assert_allclose(xs[-1], (1 - lr * weight_decay) ** 50 * x0, rtol=1e-12)
+    # the same penalty as an L2 gradient g = lambda x is divided by sqrt(v_hat): Adam then
+    # moves by about lr whatever lambda is; AdamW's shrinkage is proportional to lambda
+    def adam_l2(weight_decay, x=np.array([1.0]), state=optim.adam_init(np.zeros(1))):
+        for _ in range(50):
+            x, state = optim.adam_step(x, weight_decay * x, state, lr=lr)
+        return x
+    np.testing.assert_allclose(adam_l2(1e-3), adam_l2(0.1), rtol=1e-4)  # up to eps / g
+    small, large = (run("adamw", np.array([1.0]), [[0.0]] * 50, lr=lr, weight_decay=wd)[-1]
+                    for wd in (1e-3, 0.1))
+    assert (1 - small[0]) / (1 - large[0]) == pytest.approx(1e-3 / 0.1, rel=0.05)
+
+
+@settings(max_examples=40, deadline=None)
+@given(point_and_grads(num_grads=4), LRS)
+def test_adamw_without_weight_decay_is_adam(data, lr):
+    x, grads = data
+    for a, b in zip(run("adamw", x, grads, lr=lr, weight_decay=0.0), run("adam", x, grads, lr=lr)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_adamw_converges_to_a_minimiser_at_the_origin():
+    # there the decay and the gradient agree, so AdamW converges as fully as Adam
+    A = np.diag([1.0, 10.0])
+    x, state = np.array([3.0, -2.0]), optim.adamw_init(np.zeros(2))
+    for _ in range(1000):
+        x, state = optim.adamw_step(x, A @ x, state, lr=0.05, weight_decay=0.1)
+    assert np.linalg.norm(x) < 1e-8
+
+
+def test_bad_weight_decay():
+    x = np.zeros(2)
+    with pytest.raises(ValueError, match="weight_decay=-0.1"):
+        optim.adamw_step(x, np.ones(2), optim.adamw_init(x), lr=0.1, weight_decay=-0.1)
+    with pytest.raises(TypeError, match="AdamWState as returned by adamw_init"):
+        optim.adamw_step(x, np.ones(2), optim.adam_init(x), lr=0.1)
+
+
+def test_gdcheck_tests_adamw_with_a_weight_decay_of_its_own():
+    """The check's "other hyperparameters" cases draw weight_decay from the registry's range,
+    so a step that ignores the argument (decaying by the default 0.01) fails."""
+    import gdcheck
+    from gdcheck.optimizers import _step_case
+
+    hyper = _step_case("adamw", 0, (3,), 2, "other").make()["hyper"]
+    assert hyper["weight_decay"] >= 0.01 and hyper["weight_decay"] != 0.01
+
+    def adamw_step(x, g, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01):
+        t = state.t + 1
+        m = beta1 * state.m + (1 - beta1) * g
+        v = beta2 * state.v + (1 - beta2) * g * g
+        step = lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
+        return (x - lr * weight_decay * x - step).astype(x.dtype), optim.AdamWState(m, v, t)
+
+    gdcheck.check_adamw_step(adamw_step)
+
+    def ignores_weight_decay(x, g, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8,
+                             weight_decay=0.01):
+        return adamw_step(x, g, state, lr=lr, beta1=beta1, beta2=beta2, eps=eps)
+
+    with pytest.raises(AssertionError, match="weight_decay"):
+        gdcheck.check_adamw_step(ignores_weight_decay)
+
+
 # ---------------------------------------------------------------- Rule, get_rule, Optimizer
 
 
@@ -323,6 +405,7 @@ def test_rules_and_defaults():
     assert RULES["adagrad"].defaults == {"eps": 1e-8}
     assert RULES["rmsprop"].defaults == {"rho": 0.9, "eps": 1e-8}
     assert RULES["adam"].defaults == {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
+    assert RULES["adamw"].defaults == {**RULES["adam"].defaults, "weight_decay": 0.01}
     for name, rule in RULES.items():
         assert rule.name == name and rule.init is getattr(optim, f"{name}_init")
 
@@ -418,7 +501,7 @@ def test_bad_lr(name, lr, shown):
 
 @pytest.mark.parametrize("name, hyper", [
     ("momentum", "beta"), ("nesterov", "beta"), ("rmsprop", "rho"),
-    ("adam", "beta1"), ("adam", "beta2"),
+    ("adam", "beta1"), ("adam", "beta2"), ("adamw", "beta1"), ("adamw", "beta2"),
 ])
 def test_bad_decay(name, hyper):
     x = np.zeros(2)
@@ -426,7 +509,7 @@ def test_bad_decay(name, hyper):
         RULES[name].step(x, np.ones(2), RULES[name].init(x), lr=0.1, **{hyper: 1.5})
 
 
-@pytest.mark.parametrize("name", ["adagrad", "rmsprop", "adam"])
+@pytest.mark.parametrize("name", ["adagrad", "rmsprop", "adam", "adamw"])
 def test_bad_eps(name):
     x = np.zeros(2)
     with pytest.raises(ValueError, match="eps=-0.1"):
