@@ -576,24 +576,64 @@ _register(
 )
 
 
-def get_rule(rule) -> Rule:
-    """Resolve ``rule``: a name in :data:`RULES`, a :class:`Rule`, or an ``(init, step)`` pair.
+def _no_state(x) -> None:
+    """The state of a step function given without an initialiser: None."""
+    return None
 
-    The pair form lets a student's own functions run in the same runners as the reference.
+
+def get_rule(rule, init=None) -> Rule:
+    """Resolve ``rule``: the one resolver of :func:`gdlib.train.fit`,
+    :func:`gdlib.landscapes.trace` and :class:`Optimizer`.
+
+    Parameters
+    ----------
+    rule : str, Rule, (init, step) pair or callable
+        A name in :data:`RULES`, a :class:`Rule`, a student's own ``(init, step)`` pair, or a
+        bare ``step`` function (whose state is then ``init(x)``, or None without ``init``).
+    init : callable, optional
+        ``init(x) -> state``, replacing the rule's own initialiser.
+
+    Returns
+    -------
+    Rule
+        The registry's own entry for a name or a :class:`Rule` with its initialiser; otherwise
+        a Rule with the name, functions and keyword defaults of the step and none of the
+        registry's settings (so not ``elementwise``).
     """
+    if init is not None and not callable(init):
+        raise TypeError(f"init must be callable as init(x) -> state, got init={_show(init)}")
     if isinstance(rule, Rule):
-        return rule
-    if isinstance(rule, str):
+        resolved = rule
+    elif isinstance(rule, str):
         if rule not in RULES:
-            raise ValueError(f"unknown rule {rule!r}; valid names: {', '.join(RULES)}")
-        return RULES[rule]
-    if isinstance(rule, tuple) and len(rule) == 2 and all(callable(f) for f in rule):
-        init, step = rule
-        return Rule(getattr(step, "__name__", "custom"), init, step, _keyword_defaults(step))
-    raise TypeError(
-        f"rule must be one of {', '.join(RULES)}, a Rule or an (init, step) pair of callables, "
-        f"got rule={_show(rule)}"
-    )
+            raise ValueError(f"unknown rule {rule!r}: rule must be one of {', '.join(RULES)}, "
+                             f"a Rule, an (init, step) pair or a step function, got rule={rule!r}")
+        resolved = RULES[rule]
+    elif isinstance(rule, tuple) and len(rule) == 2 and all(callable(f) for f in rule):
+        own_init, step = rule
+        resolved = Rule(getattr(step, "__name__", "custom"), own_init, step,
+                        _keyword_defaults(step))
+    elif callable(rule):
+        resolved = Rule(getattr(rule, "__name__", "custom"), _no_state, rule,
+                        _keyword_defaults(rule))
+    else:
+        raise TypeError(f"rule must be one of {', '.join(RULES)}, a Rule, an (init, step) pair "
+                        f"of callables or a step function, got rule={_show(rule)}")
+    if init is not None and init is not resolved.init:
+        resolved = Rule(resolved.name, init, resolved.step, resolved.defaults)
+    return resolved
+
+
+def check_hyper(rule: Rule, hyper: dict) -> None:
+    """Raise a TypeError naming the rule if its step does not accept ``hyper`` (besides lr)."""
+    try:
+        inspect.signature(rule.step).bind(None, None, None, lr=1.0, **hyper)
+    except ValueError:  # no signature to check against (some builtins)
+        pass
+    except TypeError as exc:
+        given = ", ".join(f"{k}={v!r}" for k, v in hyper.items())
+        raise TypeError(f"rule {rule.name!r} does not accept the hyperparameters {given}: "
+                        f"{exc}") from None
 
 
 class Optimizer:
@@ -608,7 +648,7 @@ class Optimizer:
 
     Parameters
     ----------
-    rule : str, Rule or (init, step) pair
+    rule : str, Rule, (init, step) pair or step function
         See :func:`get_rule`.
     lr : float
         Learning rate; a settable attribute so that a schedule can change it between steps.
@@ -620,12 +660,7 @@ class Optimizer:
     def __init__(self, rule, *, lr: float, **hyper):
         self.rule = get_rule(rule)
         self.lr = lr
-        try:  # an unknown hyperparameter fails here, not at the first step
-            inspect.signature(self.rule.step).bind(None, None, None, lr=lr, **hyper)
-        except ValueError:  # no signature to check against
-            pass
-        except TypeError as exc:
-            raise TypeError(f"rule {self.rule.name!r} does not accept {hyper}: {exc}") from None
+        check_hyper(self.rule, hyper)  # an unknown hyperparameter fails here, not at a step
         self.hyper = dict(hyper)
         self.num_steps = 0
         self.state: dict = {}

@@ -312,8 +312,10 @@ def test_trace_rejects_bad_input():
         trace(Q10, "sgd", [1.0, 1.0], lr=0.1, num_steps=0)
     with pytest.raises(ValueError, match="unknown rule 'sgdd'"):
         trace(Q10, "sgdd", [1.0, 1.0], lr=0.1, num_steps=5)
-    with pytest.raises(TypeError, match="init"):
-        trace(Q10, sgd_step, [1.0, 1.0], lr=0.1, num_steps=5)
+    with pytest.raises(TypeError, match="state must be a SGDState as returned by sgd_init"):
+        trace(Q10, sgd_step, [1.0, 1.0], lr=0.1, num_steps=5)  # a bare step's state is None
+    with pytest.raises(TypeError, match="init must be callable"):
+        trace(Q10, "sgd", [1.0, 1.0], lr=0.1, num_steps=5, init=0)
     with pytest.raises(TypeError, match="'sgd' does not accept.*beta"):
         trace(Q10, "sgd", [1.0, 1.0], lr=0.1, num_steps=5, beta=0.9)
     with pytest.raises(TypeError, match="landscape must be a Landscape"):

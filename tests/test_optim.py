@@ -423,7 +423,7 @@ def test_get_rule_accepts_name_rule_and_pair():
     rule = get_rule((my_init, my_step))
     assert isinstance(rule, Rule) and rule.init is my_init and rule.step is my_step
     assert rule.defaults == {"shrink": 1.0}
-    with pytest.raises(TypeError, match="rule"):
+    with pytest.raises(TypeError, match="rule=42"):
         get_rule(42)
 
 

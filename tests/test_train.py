@@ -677,6 +677,51 @@ def test_train_re_exports_what_moved_to_history_and_updaters():
     assert gdlib.train.DivergenceWarning is gdlib.history.DivergenceWarning
     assert gdlib.trajectories.DivergenceWarning is gdlib.history.DivergenceWarning
     assert gdlib.train._drop_partial_epoch is gdlib.history._drop_partial_epoch
-    for name in ("_resolve_rule", "_check_hyper", "_check_update", "_check_params", "_check_grads",
+    for name in ("_check_update", "_check_params", "_check_grads",
                  "_PerArrayUpdater", "_FlatUpdater", "_make_updater"):
         assert getattr(gdlib.train, name) is getattr(gdlib.updaters, name)
+
+
+def test_fit_trace_and_optimizer_resolve_a_rule_the_same_way():
+    """One resolver (get_rule): a bare stateless step runs everywhere, with state None, and
+    an explicit init replaces the rule's own (and its registry settings)."""
+    from gdlib.landscapes import quadratic, trace
+    from gdlib.optim import RULES, Optimizer, get_rule
+
+    def halving_step(x, g, state, *, lr, shrink=0.5):
+        return x - lr * shrink * g, state
+
+    rule = get_rule(halving_step)
+    assert rule.name == "halving_step" and rule.init(np.zeros(2)) is None
+    assert rule.defaults == {"shrink": 0.5} and not rule.elementwise
+    assert get_rule("adam", init=optim.adamw_init).init is optim.adamw_init
+    assert not get_rule("adam", init=optim.adamw_init).elementwise
+    assert get_rule("adam", init=optim.adam_init) is RULES["adam"]
+
+    t = trace(quadratic(4.0), halving_step, [1.0, 1.0], lr=0.1, num_steps=3)
+    ours = trace(quadratic(4.0), "sgd", [1.0, 1.0], lr=0.05, num_steps=3)
+    np.testing.assert_allclose(t.path, ours.path, rtol=1e-12)
+    params = {"w": np.ones(3)}
+    opt = Optimizer(halving_step, lr=0.1)
+    opt.step(params, {"w": np.ones(3)})
+    np.testing.assert_allclose(params["w"], 0.95)
+
+    X, y = np.random.default_rng(0).normal(size=(20, 3)), np.arange(20.0)
+    half, full = LinearRegression(3, 0), LinearRegression(3, 0)
+    fit(half, X, y, rule=halving_step, lr=0.2, num_epochs=2, batch_size=5, rng=0)
+    fit(full, X, y, rule="sgd", lr=0.1, num_epochs=2, batch_size=5, rng=0)
+    for key in full.params:
+        np.testing.assert_allclose(half.params[key], full.params[key], rtol=1e-12)
+
+    runners = (
+        lambda rule, **h: trace(quadratic(4.0), rule, [1.0, 1.0], lr=0.1, num_steps=3, **h),
+        lambda rule, **h: Optimizer(rule, lr=0.1, **h),
+        lambda rule, **h: fit(LinearRegression(3, 0), X, y, rule=rule, lr=0.1, num_epochs=1,
+                              rng=0, **h),
+    )
+    for run_with in runners:
+        with pytest.raises(ValueError, match="unknown rule 'lion'.*rule='lion'"):
+            run_with("lion")
+        with pytest.raises(TypeError, match="'sgd' does not accept the hyperparameters beta=0.9"):
+            run_with("sgd", beta=0.9)
+
