@@ -162,7 +162,7 @@ def _make_checks(rule: str):
     check_init.__name__ = check_init.__qualname__ = f"check_{rule}_init"
     check_init.__doc__ = f"""Check ``{rule}_init(x) -> {state}`` against ``gdlib.optim.{rule}_init``.
 
-    The state must hold zeros with the shape and dtype of ``x``{' and t = 0' if rule == 'adam' else ''};
+    The state must hold zeros with the shape and dtype of ``x``{' and t = 0' if 't' in _STATE_TYPES[rule]._fields else ''};
     ``x`` must not be modified. ``shapes`` are the shapes of ``x`` tried (float64 and float32).
     Raises AssertionError with an explanation if the function is wrong.
     """
