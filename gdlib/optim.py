@@ -68,13 +68,14 @@ class AdamWState(NamedTuple):
     t: int  #: number of steps taken so far; 0 before the first step
 
 
-def _check_step(x, g, state, state_type, lr, fractions: dict, nonnegative: dict):
-    """Validate one step's arguments; return ``x``, ``g`` (cast to x's dtype) and ``lr``."""
+def _check_step(x, g, state, state_type, lr, hyper: dict, fractions=(), nonnegative=()):
+    """Validate one step's arguments (``hyper``: every hyperparameter but lr, by name); return
+    ``x``, ``g`` (cast to x's dtype) and ``lr``."""
     lr = check_lr(lr)
-    for name, value in fractions.items():
-        check_fraction(value, name)
-    for name, value in nonnegative.items():
-        check_positive_number(value, name, allow_zero=True)
+    for name in fractions:
+        check_fraction(hyper[name], name)
+    for name in nonnegative:
+        check_positive_number(hyper[name], name, allow_zero=True)
     x = check_array(x, "x")
     g = check_array(g, "g")
     check_same_shape(x, g, "x", "g")
@@ -113,10 +114,8 @@ def _validated(state_type, *, fractions=(), nonnegative=()):
 
         @functools.wraps(arithmetic)
         def step(x, g, state, *, lr, **hyper):
-            values = {**defaults, **hyper}
-            x, g, lr = _check_step(x, g, state, state_type, lr,
-                                   {k: values[k] for k in fractions},
-                                   {k: values[k] for k in nonnegative})
+            x, g, lr = _check_step(x, g, state, state_type, lr, {**defaults, **hyper},
+                                   fractions, nonnegative)
             return arithmetic(x, g, state, lr=lr, **hyper)
         # tracebacks and profilers (gdcheck's delegation watcher) then name the public function
         step.__code__ = step.__code__.replace(co_name=arithmetic.__name__,
