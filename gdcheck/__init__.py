@@ -17,11 +17,7 @@ from gdcheck.gradient_descent import (
 from gdcheck.learning_rate import (
     check_cosine_schedule, check_exponential_decay, check_stability_threshold, check_step_decay,
 )
-from gdcheck.optimizers import (
-    check_adagrad_init, check_adagrad_step, check_adam_init, check_adam_step, check_momentum_init,
-    check_momentum_step, check_nesterov_init, check_nesterov_step, check_rmsprop_init,
-    check_rmsprop_step,
-)
+from gdcheck.optimizers import *  # noqa: F403  check_<rule>_init, check_<rule>_step for each rule of gdlib.optim.RULES
 from gdcheck.variants import check_iterate_minibatches, check_train
 
 __all__ = sorted(name for name in dir() if name.startswith("check_"))

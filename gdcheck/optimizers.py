@@ -1,10 +1,12 @@
-"""Checks for the *optimizers* assignment: ``<rule>_init`` and ``<rule>_step`` for momentum,
-nesterov, adagrad, rmsprop and adam, against :mod:`gdlib.optim` and CONVENTIONS.md.
+"""Checks for the *optimizers* assignment: ``check_<rule>_init`` and ``check_<rule>_step`` for
+every rule with a state in the registry :data:`gdlib.optim.RULES` (momentum, nesterov, adagrad,
+rmsprop, adam, ...), against :mod:`gdlib.optim` and CONVENTIONS.md.
 
 A step check runs the student's rule for ``num_steps`` steps on a fixed sequence of gradients,
 feeding it back its own state, next to gdlib's rule, and compares ``x`` and every state field
 after every step. Each seed gives two cases: the default hyperparameters in float64, and other
-hyperparameters (a larger ``eps``, small gradients) in float32, where the dtype must be kept.
+hyperparameters (each drawn from the rule's ``check_ranges`` in the registry; a larger ``eps``,
+small gradients) in float32, where the dtype must be kept.
 Momentum is also run with ``beta = 0``, where it must equal plain gradient descent.
 """
 
@@ -17,10 +19,10 @@ import numpy as np
 from gdcheck._engine import Case, Failure, Outputs, Spec, is_pair, public_check, verify
 from gdlib import optim
 
-RULE_NAMES = ("momentum", "nesterov", "adagrad", "rmsprop", "adam")
-_HYPER_RANGES = {  # hyperparameter -> (low, high) of the random non-default values
-    "beta": (0.3, 0.95), "rho": (0.5, 0.99), "beta1": (0.5, 0.95), "beta2": (0.9, 0.999),
-}
+#: The rules with a state, from the registry (plain gradient descent is the gradient-descent
+#: assignment's); each gets check_<rule>_init and check_<rule>_step below.
+RULE_NAMES = tuple(name for name, rule in optim.RULES.items()
+                   if len(rule.init(np.zeros(1))) > 0)
 _VARIANTS = ("default", "other", "beta0")
 _STATE_TYPES = {name: type(optim.RULES[name].init(np.zeros(1))) for name in RULE_NAMES}
 
@@ -117,9 +119,8 @@ def _step_case(rule, seed, shape, num_steps, variant) -> Case:
         hyper, lr = {}, 0.1
         if variant == "other":
             lr = float(rng.uniform(0.01, 0.3))
-            for name in names:
-                low, high = _HYPER_RANGES.get(name, (0, 0))
-                hyper[name] = float(10 ** rng.uniform(-3, -1)) if name == "eps" else float(rng.uniform(low, high))
+            ranges = optim.RULES[rule].check_ranges  # one Range per hyperparameter, never 0 by omission
+            hyper = {name: ranges[name].draw(rng) for name in names}
         elif variant == "beta0":
             hyper = {"beta": 0.0}
         return {"x": x, "gradients": gradients, "state": optim.RULES[rule].init(x), "lr": lr,
@@ -161,7 +162,7 @@ def _make_checks(rule: str):
     check_init.__name__ = check_init.__qualname__ = f"check_{rule}_init"
     check_init.__doc__ = f"""Check ``{rule}_init(x) -> {state}`` against ``gdlib.optim.{rule}_init``.
 
-    The state must hold zeros with the shape and dtype of ``x``{' and t = 0' if rule == 'adam' else ''};
+    The state must hold zeros with the shape and dtype of ``x``{' and t = 0' if 't' in _STATE_TYPES[rule]._fields else ''};
     ``x`` must not be modified. ``shapes`` are the shapes of ``x`` tried (float64 and float32).
     Raises AssertionError with an explanation if the function is wrong.
     """
@@ -178,8 +179,6 @@ def _make_checks(rule: str):
     return check_init, check_step
 
 
-check_momentum_init, check_momentum_step = _make_checks("momentum")
-check_nesterov_init, check_nesterov_step = _make_checks("nesterov")
-check_adagrad_init, check_adagrad_step = _make_checks("adagrad")
-check_rmsprop_init, check_rmsprop_step = _make_checks("rmsprop")
-check_adam_init, check_adam_step = _make_checks("adam")
+CHECKS = {rule: _make_checks(rule) for rule in RULE_NAMES}  #: rule -> (check_init, check_step)
+globals().update({check.__name__: check for pair in CHECKS.values() for check in pair})
+__all__ = sorted(check.__name__ for pair in CHECKS.values() for check in pair)

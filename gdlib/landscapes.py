@@ -18,7 +18,7 @@ This module builds the landscapes (:func:`quadratic`, :func:`rosenbrock`, :func:
   student's own ``(init, step)`` pair) from one start and stops cleanly, with a
   :class:`DivergenceWarning`, when the iterates blow up; :func:`trace_many` runs many starts at
   once, for basin-of-attraction maps and sliders (with :class:`Trace`, :class:`TraceBatch`,
-  :func:`resolve_rule`, :data:`MAX_ABS` and :data:`VALUE_GROWTH`).
+  :data:`MAX_ABS` and :data:`VALUE_GROWTH`); rules are resolved by :func:`gdlib.optim.get_rule`.
 
 Introduced in the chapter *Gradient descent from first principles* (chapter 2); the saddles
 belong to the saddle-point chapter (chapter 8), ``multi_minima`` to the global-minimum chapter
@@ -35,7 +35,7 @@ import numpy as np
 from gdlib._validate import _show, check_array, check_positive_number
 from gdlib.landscape_types import KINDS, CriticalPoint, Landscape
 from gdlib.trajectories import (
-    MAX_ABS, VALUE_GROWTH, DivergenceWarning, Trace, TraceBatch, resolve_rule, trace, trace_many,
+    MAX_ABS, VALUE_GROWTH, DivergenceWarning, Trace, TraceBatch, trace, trace_many,
 )
 
 __all__ = [
@@ -45,8 +45,7 @@ __all__ = [
     # from gdlib.landscape_types
     "KINDS", "CriticalPoint", "Landscape",
     # from gdlib.trajectories
-    "MAX_ABS", "VALUE_GROWTH", "DivergenceWarning", "Trace", "TraceBatch", "resolve_rule",
-    "trace", "trace_many",
+    "MAX_ABS", "VALUE_GROWTH", "DivergenceWarning", "Trace", "TraceBatch", "trace", "trace_many",
 ]
 
 

@@ -1,8 +1,9 @@
 """Plotting helpers with one colour-blind-safe style, shared by every chapter.
 
-Colours come from the Okabe-Ito palette (Okabe and Ito, 2008), which stays distinguishable
-under the common colour-vision deficiencies; each update rule has a fixed colour *and* marker
-(:data:`RULE_COLORS`, :data:`RULE_MARKERS`), so a figure never relies on colour alone. Every
+Colours come from the Okabe-Ito palette (:data:`gdlib.palette.COLORS`), which stays
+distinguishable under the common colour-vision deficiencies; each update rule has a fixed colour
+*and* marker (:data:`RULE_COLORS`, :data:`RULE_MARKERS`, read from the rule registry
+:data:`gdlib.optim.RULES`), so a figure never relies on colour alone. Every
 helper takes an ``Axes`` (or creates one when given None), sets its axis labels and returns it.
 Divergence is drawn as an ``x`` with a note, never as NaN.
 
@@ -21,30 +22,15 @@ from matplotlib.axes import Axes
 from matplotlib.colors import LinearSegmentedColormap
 
 from gdlib._validate import _show
+from gdlib.optim import RULES
+from gdlib.palette import COLORS
 
-COLORS = {
-    "black": "#000000",
-    "orange": "#E69F00",
-    "sky_blue": "#56B4E9",
-    "bluish_green": "#009E73",
-    "yellow": "#F0E442",
-    "blue": "#0072B2",
-    "vermillion": "#D55E00",
-    "reddish_purple": "#CC79A7",
-}
 #: Order of colours for anything that is not an update rule (yellow last: weak on white).
 CYCLE = [COLORS[c] for c in ("blue", "orange", "bluish_green", "vermillion", "reddish_purple",
                              "sky_blue", "black", "yellow")]
-RULE_COLORS = {
-    "sgd": COLORS["blue"],
-    "momentum": COLORS["orange"],
-    "nesterov": COLORS["bluish_green"],
-    "adagrad": COLORS["reddish_purple"],
-    "rmsprop": COLORS["sky_blue"],
-    "adam": COLORS["vermillion"],
-}
-RULE_MARKERS = {"sgd": "o", "momentum": "s", "nesterov": "^", "adagrad": "D", "rmsprop": "v",
-                "adam": "P"}
+#: Each update rule's colour and marker, read from the rule registry :data:`gdlib.optim.RULES`.
+RULE_COLORS = {name: rule.color for name, rule in RULES.items()}
+RULE_MARKERS = {name: rule.marker for name, rule in RULES.items()}
 #: Marker, size and face colour of each kind of critical point on a contour plot.
 CRITICAL_POINT_MARKERS = {
     "global minimum": ("*", 15, "black"),

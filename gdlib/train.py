@@ -39,7 +39,8 @@ from gdlib._validate import (
     check_examples,
 )
 from gdlib.history import DivergenceWarning, History, _drop_partial_epoch
-from gdlib.updaters import _check_grads, _check_hyper, _check_params, _make_updater, _resolve_rule
+from gdlib.optim import check_hyper, get_rule
+from gdlib.updaters import _check_grads, _check_params, _make_updater
 from gdlib.updaters import _FlatUpdater, _PerArrayUpdater, _check_update  # noqa: F401  (re-exported)
 
 __all__ = ["DivergenceWarning", "History", "iterate_minibatches", "fit", "evaluate"]
@@ -220,22 +221,20 @@ def fit(model, X, y, *, rule="sgd", lr, num_epochs: int, batch_size: int | None 
                              f"got X_val of shape {X_val.shape}")
     if divergence_factor is not None:
         divergence_factor = check_positive_number(divergence_factor, "divergence_factor")
-    if init is not None and not callable(init):
-        raise TypeError(f"init must be a callable x -> state, got init={_show(init)}")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got callback={_show(callback)}")
     if not isinstance(record_epoch_metrics, (bool, np.bool_)):
         raise TypeError("record_epoch_metrics must be True or False, "
                         f"got record_epoch_metrics={_show(record_epoch_metrics)}")
-    name, rule_init, step, defaults = _resolve_rule(rule, init)
-    _check_hyper(name, step, hyper)
+    resolved = get_rule(rule, init)
+    check_hyper(resolved, hyper)
     params = model.params
     keys = _check_params(params)
 
     history = History(config={
-        "rule": name, "lr": lr, "batch_size": batch_size,
+        "rule": resolved.name, "lr": lr, "batch_size": batch_size,
         "schedule": None if schedule is None else getattr(schedule, "__name__", repr(schedule)),
-        "num_epochs": num_epochs, "hyper": {**defaults, **hyper}, "n": n,
+        "num_epochs": num_epochs, "hyper": {**resolved.defaults, **hyper}, "n": n,
     })
     if record_grad_norms:
         history.grad_norms = {key: [] for key in keys}
@@ -289,7 +288,7 @@ def fit(model, X, y, *, rule="sgd", lr, num_epochs: int, batch_size: int | None 
             history.message = "stopped by callback before training"
             return history
 
-        updater = _make_updater(name, rule_init, step, params, hyper)
+        updater = _make_updater(resolved, params, hyper)
         X_train, y_train = ready[0] if shortcuts else (X, y)
         losses = history.loss_per_step
         lr_t = lr

@@ -13,7 +13,6 @@ The landscapes are built in :mod:`gdlib.landscapes` (which re-exports everything
 
 from __future__ import annotations
 
-import inspect
 import warnings
 from dataclasses import dataclass
 
@@ -21,13 +20,12 @@ import numpy as np
 
 from gdlib._validate import _show, check_array, check_lr, check_positive_int
 from gdlib.landscape_types import Landscape
-from gdlib.optim import Rule, get_rule
+from gdlib.optim import Rule, check_hyper, get_rule
 # One warning class for every run that blows up, on a landscape or in training.
 from gdlib.train import DivergenceWarning  # noqa: F401  (re-exported)
 
 __all__ = [
-    "MAX_ABS", "VALUE_GROWTH", "DivergenceWarning", "Trace", "TraceBatch", "resolve_rule",
-    "trace", "trace_many",
+    "MAX_ABS", "VALUE_GROWTH", "DivergenceWarning", "Trace", "TraceBatch", "trace", "trace_many",
 ]
 
 #: A run has diverged once a coordinate leaves [-MAX_ABS, MAX_ABS].
@@ -104,32 +102,6 @@ class TraceBatch:
                      int(self.num_grad_evals[i]))
 
 
-def resolve_rule(rule, init=None) -> Rule:
-    """A :class:`~gdlib.optim.Rule` from a name, a Rule, an ``(init, step)`` pair, or a bare
-    ``step`` callable together with ``init``; an explicit ``init`` replaces the rule's own."""
-    if callable(rule) and not isinstance(rule, (Rule, tuple)):
-        if init is None:
-            raise TypeError(f"a bare step function needs its state initialiser: pass init=..., "
-                            f"got rule={_show(rule)} and init=None")
-        rule = (init, rule)
-    resolved = get_rule(rule)
-    if init is not None:
-        if not callable(init):
-            raise TypeError(f"init must be callable as init(x) -> state, got init={_show(init)}")
-        resolved = Rule(resolved.name, init, resolved.step, resolved.defaults)
-    return resolved
-
-
-def _check_hyper(rule: Rule, lr, hyper: dict) -> None:
-    try:
-        inspect.signature(rule.step).bind(None, None, None, lr=lr, **hyper)
-    except ValueError:  # no signature to check against
-        pass
-    except TypeError as exc:
-        raise TypeError(f"rule {rule.name!r} does not accept hyperparameters {hyper}: {exc}") \
-            from None
-
-
 def _run(landscape: Landscape, rule: Rule, x0: np.ndarray, lr: float, num_steps: int,
          hyper: dict):
     """Run ``rule`` from ``x0`` of shape (..., 2); rows that blow up are frozen, never NaN."""
@@ -190,8 +162,9 @@ def trace(landscape: Landscape, rule, start, *, lr: float, num_steps: int, init=
     Parameters
     ----------
     landscape : Landscape
-    rule : str, Rule, (init, step) pair, or a step callable (then pass ``init``)
-        Any rule of :data:`gdlib.optim.RULES`, or a student's own functions.
+    rule : str, Rule, (init, step) pair, or a step callable
+        Any rule of :data:`gdlib.optim.RULES`, or a student's own functions
+        (see :func:`gdlib.optim.get_rule`).
     start : array of shape (2,)
         Finite starting point :math:`p_0`.
     lr : float
@@ -216,8 +189,8 @@ def trace(landscape: Landscape, rule, start, *, lr: float, num_steps: int, init=
     p0 = check_array(start, "start", ndim=1)
     if p0.shape != (2,):
         raise ValueError(f"start must have shape (2,), got start of shape {p0.shape}")
-    resolved = resolve_rule(rule, init)
-    _check_hyper(resolved, lr, hyper)
+    resolved = get_rule(rule, init)
+    check_hyper(resolved, hyper)
     path, values, norms, diverged_at, evals = _run(landscape, resolved, p0.astype(float), lr,
                                                    num_steps, hyper)
     at = int(diverged_at)
@@ -248,8 +221,8 @@ def trace_many(landscape: Landscape, rule, starts, *, lr: float, num_steps: int,
     if P0.shape[1] != 2 or P0.shape[0] == 0:
         raise ValueError(f"starts must have shape (m, 2) with m >= 1, got starts of shape "
                          f"{P0.shape}")
-    resolved = resolve_rule(rule, init)
-    _check_hyper(resolved, lr, hyper)
+    resolved = get_rule(rule, init)
+    check_hyper(resolved, hyper)
     paths, values, norms, diverged_at, evals = _run(landscape, resolved, P0.astype(float), lr,
                                                     num_steps, hyper)
     if len(paths[0]) < num_steps + 1:  # everything diverged early: pad with the frozen points

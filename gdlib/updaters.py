@@ -1,19 +1,18 @@
-"""How :func:`gdlib.train.fit` applies an update rule: resolving it, checking its arguments,
-and the updaters that move the model's parameters in place.
+"""How :func:`gdlib.train.fit` applies an update rule (resolved, like everywhere, by
+:func:`gdlib.optim.get_rule`): the checks of its arguments and the updaters that move the
+model's parameters in place.
 
-:func:`_resolve_rule` turns a rule name, :class:`~gdlib.optim.Rule`, ``(init, step)`` pair or
-bare step function into ``(name, init, step, defaults)``; :func:`_check_hyper`,
-:func:`_check_update`, :func:`_check_params` and :func:`_check_grads` check the
-hyperparameters, a step's result, the model's parameters and its gradients.
+:func:`_check_update`, :func:`_check_params` and :func:`_check_grads` check a step's result,
+the model's parameters and its gradients.
 :class:`_PerArrayUpdater` applies a rule to each parameter array with its own state (the
-general case), :class:`_FlatUpdater` applies a reference rule of :mod:`gdlib.optim` once to all
-parameters concatenated into one vector (bit for bit the same), and :func:`_make_updater`
+general case), :class:`_FlatUpdater` applies an elementwise rule of the registry
+:data:`gdlib.optim.RULES` once to all parameters concatenated into one vector (bit for bit the
+same), and :func:`_make_updater`
 chooses between them. All of it is private to ``fit`` (and re-exported by :mod:`gdlib.train`).
 """
 
 from __future__ import annotations
 
-import inspect
 import math
 from typing import Callable
 
@@ -23,28 +22,6 @@ from gdlib import optim
 from gdlib._validate import _show, check_lr
 
 __all__: list[str] = []
-
-
-def _resolve_rule(rule, init) -> tuple[str, Callable | None, Callable, dict]:
-    """(name, init, step, defaults) from a name, a Rule, an (init, step) pair or a bare step."""
-    if callable(rule) and not isinstance(rule, tuple):
-        name = getattr(rule, "__name__", "custom")
-        return name, init, rule, optim._keyword_defaults(rule)
-    if isinstance(rule, str) and rule not in optim.RULES:
-        raise ValueError(f"rule must be one of {', '.join(optim.RULES)}, a Rule, an (init, step) "
-                         f"pair or a step function, got rule={rule!r}")
-    resolved = optim.get_rule(rule)
-    return resolved.name, init if init is not None else resolved.init, resolved.step, resolved.defaults
-
-
-def _check_hyper(name: str, step: Callable, hyper: dict) -> None:
-    try:
-        inspect.signature(step).bind(None, None, None, lr=1.0, **hyper)
-    except ValueError:  # no signature to check against
-        pass
-    except TypeError as exc:
-        raise TypeError(f"rule {name!r} does not accept the arguments lr=..., "
-                        f"{', '.join(f'{k}={v!r}' for k, v in hyper.items())}: {exc}") from None
 
 
 def _check_update(name: str, key: str, x: np.ndarray, out) -> None:
@@ -94,7 +71,7 @@ class _PerArrayUpdater:
     def __init__(self, name, init, step, params: dict, hyper: dict):
         self.name, self.step, self.params, self.hyper = name, step, params, hyper
         self.keys = list(params)
-        self.states = [init(params[k]) if init is not None else None for k in self.keys]
+        self.states = [init(params[k]) for k in self.keys]
         self.norm_sums = np.zeros(len(self.keys))
         self.checked = False
         self.grads_out = None  # the step may keep g (in its state): fresh gradients every step
@@ -132,7 +109,7 @@ class _FlatUpdater(_PerArrayUpdater):
     this gives bit for bit the result of one state per array, with a quarter of the calls for
     a two-layer network. The first step after each :meth:`sync` goes through the rule's public
     (checked) step; the next ones through the same arithmetic without the checks
-    (``optim._UNCHECKED``), since fit has checked everything they would (finite gradients,
+    (``step.__wrapped__``, see ``gdlib.optim._validated``), since fit has checked everything they would (finite gradients,
     finite parameters, valid hyperparameters and state).
 
     A model that can write its gradients into given arrays gets :attr:`grads_out`, views of
@@ -141,7 +118,7 @@ class _FlatUpdater(_PerArrayUpdater):
 
     def __init__(self, name, init, step, params: dict, hyper: dict):
         self.name, self.step, self.params, self.hyper = name, step, params, hyper
-        self.unchecked = optim._UNCHECKED.get(step, step)
+        self.unchecked = getattr(step, "__wrapped__", step)
         self.keys = list(params)
         self.norm_sums = np.zeros(len(self.keys))
         bounds = np.cumsum([0] + [params[k].size for k in self.keys]).tolist()
@@ -192,11 +169,10 @@ class _FlatUpdater(_PerArrayUpdater):
         return None
 
 
-def _make_updater(name, init, step, params: dict, hyper: dict) -> _PerArrayUpdater:
-    """The flat updater for the reference rules on same-dtype float arrays, else per array."""
-    reference = any(step is r.step and init is r.init for r in optim.RULES.values())
+def _make_updater(rule: optim.Rule, params: dict, hyper: dict) -> _PerArrayUpdater:
+    """The flat updater for an elementwise rule of the registry on same-dtype contiguous float
+    arrays, else one state per array."""
     dtypes = {p.dtype for p in params.values()}
     contiguous = all(p.flags.c_contiguous for p in params.values())
-    if reference and contiguous and len(dtypes) == 1:
-        return _FlatUpdater(name, init, step, params, hyper)
-    return _PerArrayUpdater(name, init, step, params, hyper)
+    updater = _FlatUpdater if rule.elementwise and contiguous and len(dtypes) == 1 else _PerArrayUpdater
+    return updater(rule.name, rule.init, rule.step, params, hyper)

@@ -2,9 +2,10 @@ r"""Sliders for the learning rate, the update rule, the start point and the batc
 
 Two explorers, each in two twins that compute and draw alike:
 
-- :func:`landscape_explorer`: an update rule (sgd, momentum, nesterov, adagrad, rmsprop, adam)
-  on a 2-D landscape, with sliders for the learning rate :math:`\eta` (log scale), the start
-  :math:`p_0 = (x, y)` and the number of steps; it draws the path
+- :func:`landscape_explorer`: an update rule (any of :data:`gdlib.optim.RULES`: sgd, momentum,
+  nesterov, adagrad, rmsprop, adam, adamw) on a 2-D landscape, with sliders for the learning
+  rate :math:`\eta` (log scale), the start :math:`p_0 = (x, y)` and the number of steps; it
+  draws the path
   :math:`p_{t} = \mathrm{step}(p_{t-1}, \nabla f(p_{t-1}))` on the contour and
   :math:`f(p_t) - f^\ast` against :math:`t`.
 - :func:`training_explorer`: a small MLP on the digits, with sliders for the learning rate

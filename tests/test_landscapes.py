@@ -176,25 +176,10 @@ def test_get_landscape():
 # --- traces --------------------------------------------------------------------------------
 
 Q10 = quadratic(10.0)
-#: lr, extra hyperparameters and the distance to the minimiser each rule reaches in 500 steps;
-#: RMSprop with a constant lr keeps hopping at a scale of lr, the others converge fully.
-QUADRATIC_SETTINGS = {
-    "sgd": ({"lr": 0.1}, 1e-8),
-    "momentum": ({"lr": 0.05, "beta": 0.5}, 1e-8),
-    "nesterov": ({"lr": 0.05, "beta": 0.5}, 1e-8),
-    "adagrad": ({"lr": 0.5}, 1e-8),
-    "rmsprop": ({"lr": 0.01}, 2e-2),
-    "adam": ({"lr": 0.05}, 1e-6),
-}
-
-
-def test_every_rule_has_quadratic_settings():
-    assert set(QUADRATIC_SETTINGS) == set(RULES)
-
-
 @pytest.mark.parametrize("rule", sorted(RULES))
 def test_every_rule_converges_on_the_quadratic(rule):
-    hyper, tol = QUADRATIC_SETTINGS[rule]
+    # the registry's test settings: RMSprop with a constant lr keeps hopping at a scale of lr
+    hyper, tol = RULES[rule].test_hyper, RULES[rule].test_tolerance
     t = trace(Q10, rule, [1.5, 1.0], num_steps=500, **hyper)
     assert not t.diverged and t.diverged_at is None and t.message == ""
     assert np.linalg.norm(t.final - Q10.global_minimum.point) < tol
@@ -327,8 +312,10 @@ def test_trace_rejects_bad_input():
         trace(Q10, "sgd", [1.0, 1.0], lr=0.1, num_steps=0)
     with pytest.raises(ValueError, match="unknown rule 'sgdd'"):
         trace(Q10, "sgdd", [1.0, 1.0], lr=0.1, num_steps=5)
-    with pytest.raises(TypeError, match="init"):
-        trace(Q10, sgd_step, [1.0, 1.0], lr=0.1, num_steps=5)
+    with pytest.raises(TypeError, match="state must be a SGDState as returned by sgd_init"):
+        trace(Q10, sgd_step, [1.0, 1.0], lr=0.1, num_steps=5)  # a bare step's state is None
+    with pytest.raises(TypeError, match="init must be callable"):
+        trace(Q10, "sgd", [1.0, 1.0], lr=0.1, num_steps=5, init=0)
     with pytest.raises(TypeError, match="'sgd' does not accept.*beta"):
         trace(Q10, "sgd", [1.0, 1.0], lr=0.1, num_steps=5, beta=0.9)
     with pytest.raises(TypeError, match="landscape must be a Landscape"):

@@ -1,5 +1,6 @@
 """Tests for gdlib.optim: golden hand-computed steps, properties, convergence, errors."""
 
+import inspect
 import math
 
 import numpy as np
@@ -12,15 +13,8 @@ from gdlib import optim
 from gdlib.optim import RULES, Optimizer, Rule, get_rule
 
 NAMES = list(RULES)
-# Hyperparameters with which every rule is sensible on the problems below.
-HYPER = {
-    "sgd": dict(lr=0.1),
-    "momentum": dict(lr=0.05, beta=0.5),
-    "nesterov": dict(lr=0.05, beta=0.5),
-    "adagrad": dict(lr=1.0),
-    "rmsprop": dict(lr=0.01, rho=0.9),
-    "adam": dict(lr=0.05),
-}
+# Hyperparameters with which every rule is sensible on the problems below (from the registry).
+HYPER = {name: rule.test_hyper for name, rule in RULES.items()}
 
 
 def run(name, x, grads, **hyper):
@@ -133,29 +127,43 @@ def test_eps_zero_and_zero_gradient_does_not_make_nan():
         assert x1[0] == 1.0 and np.isfinite(x1).all()
 
 
-def test_torch_agrees_over_20_steps():
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("hyperparameters", ["test", "drawn"])
+def test_torch_agrees_over_20_steps(name, hyperparameters):
+    """The registry's torch twin takes the same 20 steps, with the rule's test settings and
+    with other values drawn from its check ranges (no hyperparameter left at a default)."""
     torch = pytest.importorskip("torch")
+    rule = RULES[name]
     rng = np.random.default_rng(0)
     x0, grads = rng.normal(size=(3, 4)), rng.normal(size=(20, 3, 4))
-    makers = {
-        "sgd": lambda p: torch.optim.SGD(p, lr=0.1),
-        "momentum": lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, dampening=0),
-        "nesterov": lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True),
-        "adagrad": lambda p: torch.optim.Adagrad(p, lr=0.1, eps=1e-8),
-        "rmsprop": lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, eps=1e-8),
-        "adam": lambda p: torch.optim.Adam(p, lr=0.01, betas=(0.9, 0.999), eps=1e-8),
-    }
-    ours = {"sgd": dict(lr=0.1), "momentum": dict(lr=0.1, beta=0.9),
-            "nesterov": dict(lr=0.1, beta=0.9), "adagrad": dict(lr=0.1),
-            "rmsprop": dict(lr=0.01, rho=0.9), "adam": dict(lr=0.01)}
-    for name, make in makers.items():
-        p = torch.tensor(x0.copy(), dtype=torch.float64, requires_grad=True)
-        opt = make([p])
-        for g in grads:
-            p.grad = torch.tensor(g, dtype=torch.float64)
-            opt.step()
-        expected = run(name, x0, grads, **ours[name])[-1]
-        np.testing.assert_allclose(p.detach().numpy(), expected, rtol=1e-10, atol=1e-12, err_msg=name)
+    hyper = {**rule.defaults, **rule.test_hyper}
+    if hyperparameters == "drawn":
+        hyper.update({k: r.draw(rng) for k, r in rule.check_ranges.items()})
+        assert all(hyper[k] != v for k, v in rule.defaults.items())
+    p = torch.tensor(x0.copy(), dtype=torch.float64, requires_grad=True)
+    opt = rule.torch([p], **hyper)
+    for g in grads:
+        p.grad = torch.tensor(g, dtype=torch.float64)
+        opt.step()
+    expected = run(name, x0, grads, **hyper)[-1]
+    np.testing.assert_allclose(p.detach().numpy(), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_every_rule_has_its_settings():
+    for name, rule in RULES.items():
+        assert rule.color and rule.marker and rule.torch and rule.test_tolerance > 0
+        assert "lr" in rule.test_hyper and len(rule.lr_grid) >= 3
+        assert set(rule.check_ranges) == set(rule.defaults), name
+        assert all(0 <= r.low < r.high for r in rule.check_ranges.values()), name
+
+
+def test_a_rule_without_a_check_range_is_refused():
+    def shrink_step(x, g, state, *, lr, weight_decay=0.01):
+        return x - lr * (g + weight_decay * x), state
+
+    with pytest.raises(ValueError, match=r"'shrink'.*Range for each.*\['weight_decay'\], got \[\]"):
+        optim._register(optim.sgd_init, shrink_step)
+    assert "shrink" not in RULES
 
 
 # ---------------------------------------------------------------- properties
@@ -211,10 +219,10 @@ def test_inputs_never_mutated_and_shape_dtype_kept(data, name):
 @settings(max_examples=60, deadline=None)
 @given(point_and_grads(num_grads=4), st.sampled_from(NAMES))
 def test_unchecked_updates_are_the_public_steps_bit_for_bit(data, name):
-    """fit checks once, then runs optim._UNCHECKED[step]: the same arithmetic, no checks."""
+    """fit checks once, then runs step.__wrapped__: the same arithmetic, no checks."""
     x, grads = data
     rule = RULES[name]
-    update = optim._UNCHECKED[rule.step]
+    update = rule.step.__wrapped__
     hyper = HYPER[name]
     state_a = state_b = rule.init(x)
     x_a = x_b = x
@@ -227,9 +235,12 @@ def test_unchecked_updates_are_the_public_steps_bit_for_bit(data, name):
             np.testing.assert_array_equal(a, b)
 
 
-def test_every_rule_has_an_unchecked_update_and_the_public_step_still_checks():
-    assert set(optim._UNCHECKED) == {rule.step for rule in RULES.values()}
+def test_every_rule_is_its_arithmetic_wrapped_in_the_checks():
     for name in NAMES:
+        step = RULES[name].step
+        assert step.__name__ == f"{name}_step" and "math::" in step.__doc__
+        assert inspect.signature(step) == inspect.signature(step.__wrapped__)
+        assert not hasattr(step.__wrapped__, "__wrapped__")
         state = RULES[name].init(np.zeros(2))
         with pytest.raises(ValueError, match="lr=0"):
             RULES[name].step(np.zeros(2), np.ones(2), state, lr=0)
@@ -299,20 +310,102 @@ def test_converges_on_ill_conditioned_quadratic(name):
     for _ in range(1000):
         x, state = rule.step(x, A @ x - b, state, **hyper)
     # RMSprop with a constant lr ends in a small orbit of size about lr around the minimiser.
-    tolerance = 3 * hyper["lr"] if name == "rmsprop" else 1e-6
-    assert np.linalg.norm(x - x_star) < tolerance
+    assert np.linalg.norm(x - x_star) < max(rule.test_tolerance, 1e-6)
+
+
+# ---------------------------------------------------------------- AdamW
+
+
+def test_adamw_golden():
+    # x0 = 1, lr = 0.1, weight_decay = 0.5, eps = 0; the decay factor is 1 - 0.1 * 0.5 = 0.95
+    # g1 = 2:   m1 = 0.2,   v1 = 0.004;     m_hat = 2, v_hat = 4,  x1 = 0.95 - 0.1 * 2 / 2 = 0.85
+    # g2 = -2:  m2 = 0.18 - 0.2 = -0.02,    m_hat = -0.02 / 0.19
+    #           v2 = 0.003996 + 0.004 = 0.007996,  v_hat = 0.007996 / 0.001999 = 4
+    #           x2 = 0.95 * 0.85 + 0.1 * (0.02 / 0.19) / 2
+    xs = run("adamw", np.array([1.0]), [[2.0], [-2.0]], lr=0.1, weight_decay=0.5, eps=0.0)
+    np.testing.assert_allclose(np.ravel(xs), [0.85, 0.8075 + 0.001 / 0.19], rtol=1e-12)
+
+
+def test_adamw_decay_is_decoupled_from_the_adaptive_step():
+    # zero gradients: Adam stands still, AdamW shrinks x by exactly (1 - lr * weight_decay) per step
+    x0, lr = np.array([2.0, -0.5, 0.0]), 0.01
+    for weight_decay in (1e-3, 0.1):
+        xs = run("adamw", x0, [np.zeros(3)] * 50, lr=lr, weight_decay=weight_decay)
+        np.testing.assert_allclose(xs[-1], (1 - lr * weight_decay) ** 50 * x0, rtol=1e-12)
+    # the same penalty as an L2 gradient g = lambda x is divided by sqrt(v_hat): Adam then
+    # moves by about lr whatever lambda is; AdamW's shrinkage is proportional to lambda
+    def adam_l2(weight_decay, x=np.array([1.0]), state=optim.adam_init(np.zeros(1))):
+        for _ in range(50):
+            x, state = optim.adam_step(x, weight_decay * x, state, lr=lr)
+        return x
+    np.testing.assert_allclose(adam_l2(1e-3), adam_l2(0.1), rtol=1e-4)  # up to eps / g
+    small, large = (run("adamw", np.array([1.0]), [[0.0]] * 50, lr=lr, weight_decay=wd)[-1]
+                    for wd in (1e-3, 0.1))
+    assert (1 - small[0]) / (1 - large[0]) == pytest.approx(1e-3 / 0.1, rel=0.05)
+
+
+@settings(max_examples=40, deadline=None)
+@given(point_and_grads(num_grads=4), LRS)
+def test_adamw_without_weight_decay_is_adam(data, lr):
+    x, grads = data
+    for a, b in zip(run("adamw", x, grads, lr=lr, weight_decay=0.0), run("adam", x, grads, lr=lr)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_adamw_converges_to_a_minimiser_at_the_origin():
+    # there the decay and the gradient agree, so AdamW converges as fully as Adam
+    A = np.diag([1.0, 10.0])
+    x, state = np.array([3.0, -2.0]), optim.adamw_init(np.zeros(2))
+    for _ in range(1000):
+        x, state = optim.adamw_step(x, A @ x, state, lr=0.05, weight_decay=0.1)
+    assert np.linalg.norm(x) < 1e-8
+
+
+def test_bad_weight_decay():
+    x = np.zeros(2)
+    with pytest.raises(ValueError, match="weight_decay=-0.1"):
+        optim.adamw_step(x, np.ones(2), optim.adamw_init(x), lr=0.1, weight_decay=-0.1)
+    with pytest.raises(TypeError, match="AdamWState as returned by adamw_init"):
+        optim.adamw_step(x, np.ones(2), optim.adam_init(x), lr=0.1)
+
+
+def test_gdcheck_tests_adamw_with_a_weight_decay_of_its_own():
+    """The check's "other hyperparameters" cases draw weight_decay from the registry's range,
+    so a step that ignores the argument (decaying by the default 0.01) fails."""
+    import gdcheck
+    from gdcheck.optimizers import _step_case
+
+    hyper = _step_case("adamw", 0, (3,), 2, "other").make()["hyper"]
+    assert hyper["weight_decay"] >= 0.01 and hyper["weight_decay"] != 0.01
+
+    def adamw_step(x, g, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01):
+        t = state.t + 1
+        m = beta1 * state.m + (1 - beta1) * g
+        v = beta2 * state.v + (1 - beta2) * g * g
+        step = lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
+        return (x - lr * weight_decay * x - step).astype(x.dtype), optim.AdamWState(m, v, t)
+
+    gdcheck.check_adamw_step(adamw_step)
+
+    def ignores_weight_decay(x, g, state, *, lr, beta1=0.9, beta2=0.999, eps=1e-8,
+                             weight_decay=0.01):
+        return adamw_step(x, g, state, lr=lr, beta1=beta1, beta2=beta2, eps=eps)
+
+    with pytest.raises(AssertionError, match="weight_decay"):
+        gdcheck.check_adamw_step(ignores_weight_decay)
 
 
 # ---------------------------------------------------------------- Rule, get_rule, Optimizer
 
 
 def test_rules_and_defaults():
-    assert set(RULES) == {"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"}
+    assert list(RULES)[:6] == ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
     assert RULES["sgd"].defaults == {}
     assert RULES["momentum"].defaults == {"beta": 0.9} == RULES["nesterov"].defaults
     assert RULES["adagrad"].defaults == {"eps": 1e-8}
     assert RULES["rmsprop"].defaults == {"rho": 0.9, "eps": 1e-8}
     assert RULES["adam"].defaults == {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
+    assert RULES["adamw"].defaults == {**RULES["adam"].defaults, "weight_decay": 0.01}
     for name, rule in RULES.items():
         assert rule.name == name and rule.init is getattr(optim, f"{name}_init")
 
@@ -330,7 +423,7 @@ def test_get_rule_accepts_name_rule_and_pair():
     rule = get_rule((my_init, my_step))
     assert isinstance(rule, Rule) and rule.init is my_init and rule.step is my_step
     assert rule.defaults == {"shrink": 1.0}
-    with pytest.raises(TypeError, match="rule"):
+    with pytest.raises(TypeError, match="rule=42"):
         get_rule(42)
 
 
@@ -408,7 +501,7 @@ def test_bad_lr(name, lr, shown):
 
 @pytest.mark.parametrize("name, hyper", [
     ("momentum", "beta"), ("nesterov", "beta"), ("rmsprop", "rho"),
-    ("adam", "beta1"), ("adam", "beta2"),
+    ("adam", "beta1"), ("adam", "beta2"), ("adamw", "beta1"), ("adamw", "beta2"),
 ])
 def test_bad_decay(name, hyper):
     x = np.zeros(2)
@@ -416,7 +509,7 @@ def test_bad_decay(name, hyper):
         RULES[name].step(x, np.ones(2), RULES[name].init(x), lr=0.1, **{hyper: 1.5})
 
 
-@pytest.mark.parametrize("name", ["adagrad", "rmsprop", "adam"])
+@pytest.mark.parametrize("name", ["adagrad", "rmsprop", "adam", "adamw"])
 def test_bad_eps(name):
     x = np.zeros(2)
     with pytest.raises(ValueError, match="eps=-0.1"):
@@ -444,7 +537,7 @@ def test_wrong_state():
 
 
 def test_unknown_rule_name():
-    with pytest.raises(ValueError, match="'adamw'.*sgd, momentum, nesterov, adagrad, rmsprop, adam"):
-        get_rule("adamw")
-    with pytest.raises(ValueError, match="'adamw'"):
-        Optimizer("adamw", lr=0.1)
+    with pytest.raises(ValueError, match="'lion'.*sgd, momentum, nesterov, adagrad, rmsprop, adam"):
+        get_rule("lion")
+    with pytest.raises(ValueError, match="'lion'"):
+        Optimizer("lion", lr=0.1)

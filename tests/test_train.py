@@ -198,24 +198,53 @@ def test_bare_step_with_init_and_pair_form_agree():
         np.testing.assert_allclose(h.loss_per_step, runs[0].loss_per_step, rtol=1e-13)
 
 
-def test_reference_rule_on_mlp_equals_one_state_per_array():
-    """fit runs the reference rules once on all parameters concatenated; that must equal the
-    per-array run of the same functions (given as a wrapped pair, which takes the general path)."""
+@pytest.mark.parametrize("rule", [name for name, r in optim.RULES.items() if r.elementwise])
+def test_elementwise_rule_on_mlp_equals_one_state_per_array(rule):
+    """fit runs a rule the registry marks elementwise once on all parameters concatenated; that
+    must equal the per-array run of the same functions (given as a wrapped pair, which takes the
+    general path), with hyperparameters drawn from the rule's check ranges."""
     from gdlib.model import MLP
 
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(60, 5)), rng.integers(0, 3, 60)
-    for rule, hyper in [("sgd", {}), ("adam", {"beta2": 0.99}), ("rmsprop", {"rho": 0.8})]:
-        r = optim.RULES[rule]
-        wrapped = (lambda x: r.init(x), lambda x, g, s, **kw: r.step(x, g, s, **kw))
-        a = MLP((5, 8, 3), rng=1, dropout=0.2)
-        b = MLP((5, 8, 3), rng=1, dropout=0.2)
-        ha = fit(a, X, y, rule=rule, lr=0.01, num_epochs=3, batch_size=16, rng=3, **hyper)
-        hb = fit(b, X, y, rule=wrapped, lr=0.01, num_epochs=3, batch_size=16, rng=3, **hyper)
-        assert ha.loss_per_step == hb.loss_per_step, rule
-        for k in a.params:
-            np.testing.assert_array_equal(a.params[k], b.params[k])
-        assert ha.grad_norms == hb.grad_norms
+    r = optim.RULES[rule]
+    hyper = {k: value.draw(rng) for k, value in r.check_ranges.items()}
+    wrapped = (lambda x: r.init(x), lambda x, g, s, **kw: r.step(x, g, s, **kw))
+    a = MLP((5, 8, 3), rng=1, dropout=0.2)
+    b = MLP((5, 8, 3), rng=1, dropout=0.2)
+    ha = fit(a, X, y, rule=rule, lr=0.01, num_epochs=3, batch_size=16, rng=3, **hyper)
+    hb = fit(b, X, y, rule=wrapped, lr=0.01, num_epochs=3, batch_size=16, rng=3, **hyper)
+    assert ha.loss_per_step == hb.loss_per_step
+    for k in a.params:
+        np.testing.assert_array_equal(a.params[k], b.params[k])
+    assert ha.grad_norms == hb.grad_norms
+
+
+def test_a_rule_that_is_not_elementwise_keeps_one_state_per_array():
+    """A step that normalises by the norm of its whole array mixes coordinates: fit must give
+    the weights Optimizer gives (one call per array), which the flat vector would not."""
+    from gdlib.model import MLP
+
+    def normalised_step(x, g, state, *, lr):
+        return x - lr * g / (np.linalg.norm(g) + 1e-12), state
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 5)), rng.integers(0, 3, 60)
+    runs = {}
+    for elementwise in (False, True):  # True is a lie: it lets fit take the flat path
+        rule = optim.Rule("normalised", lambda x: None, normalised_step, {},
+                          elementwise=elementwise)
+        model = MLP((5, 8, 3), rng=1)
+        fit(model, X, y, rule=rule, lr=0.01, num_epochs=2, batch_size=60, rng=3)
+        runs[elementwise] = model.params
+    by_hand = MLP((5, 8, 3), rng=1)
+    opt = optim.Optimizer(normalised_step, lr=0.01)
+    for _ in range(2):
+        _, grads = by_hand.loss_and_grads(X, y)
+        opt.step(by_hand.params, grads)
+    for k in by_hand.params:
+        np.testing.assert_allclose(runs[False][k], by_hand.params[k], rtol=1e-12)
+    assert not all(np.allclose(runs[True][k], by_hand.params[k]) for k in by_hand.params)
 
 
 def test_parameters_are_updated_in_place():
@@ -677,6 +706,51 @@ def test_train_re_exports_what_moved_to_history_and_updaters():
     assert gdlib.train.DivergenceWarning is gdlib.history.DivergenceWarning
     assert gdlib.trajectories.DivergenceWarning is gdlib.history.DivergenceWarning
     assert gdlib.train._drop_partial_epoch is gdlib.history._drop_partial_epoch
-    for name in ("_resolve_rule", "_check_hyper", "_check_update", "_check_params", "_check_grads",
+    for name in ("_check_update", "_check_params", "_check_grads",
                  "_PerArrayUpdater", "_FlatUpdater", "_make_updater"):
         assert getattr(gdlib.train, name) is getattr(gdlib.updaters, name)
+
+
+def test_fit_trace_and_optimizer_resolve_a_rule_the_same_way():
+    """One resolver (get_rule): a bare stateless step runs everywhere, with state None, and
+    an explicit init replaces the rule's own (and its registry settings)."""
+    from gdlib.landscapes import quadratic, trace
+    from gdlib.optim import RULES, Optimizer, get_rule
+
+    def halving_step(x, g, state, *, lr, shrink=0.5):
+        return x - lr * shrink * g, state
+
+    rule = get_rule(halving_step)
+    assert rule.name == "halving_step" and rule.init(np.zeros(2)) is None
+    assert rule.defaults == {"shrink": 0.5} and not rule.elementwise
+    assert get_rule("adam", init=optim.adamw_init).init is optim.adamw_init
+    assert not get_rule("adam", init=optim.adamw_init).elementwise
+    assert get_rule("adam", init=optim.adam_init) is RULES["adam"]
+
+    t = trace(quadratic(4.0), halving_step, [1.0, 1.0], lr=0.1, num_steps=3)
+    ours = trace(quadratic(4.0), "sgd", [1.0, 1.0], lr=0.05, num_steps=3)
+    np.testing.assert_allclose(t.path, ours.path, rtol=1e-12)
+    params = {"w": np.ones(3)}
+    opt = Optimizer(halving_step, lr=0.1)
+    opt.step(params, {"w": np.ones(3)})
+    np.testing.assert_allclose(params["w"], 0.95)
+
+    X, y = np.random.default_rng(0).normal(size=(20, 3)), np.arange(20.0)
+    half, full = LinearRegression(3, 0), LinearRegression(3, 0)
+    fit(half, X, y, rule=halving_step, lr=0.2, num_epochs=2, batch_size=5, rng=0)
+    fit(full, X, y, rule="sgd", lr=0.1, num_epochs=2, batch_size=5, rng=0)
+    for key in full.params:
+        np.testing.assert_allclose(half.params[key], full.params[key], rtol=1e-12)
+
+    runners = (
+        lambda rule, **h: trace(quadratic(4.0), rule, [1.0, 1.0], lr=0.1, num_steps=3, **h),
+        lambda rule, **h: Optimizer(rule, lr=0.1, **h),
+        lambda rule, **h: fit(LinearRegression(3, 0), X, y, rule=rule, lr=0.1, num_epochs=1,
+                              rng=0, **h),
+    )
+    for run_with in runners:
+        with pytest.raises(ValueError, match="unknown rule 'lion'.*rule='lion'"):
+            run_with("lion")
+        with pytest.raises(TypeError, match="'sgd' does not accept the hyperparameters beta=0.9"):
+            run_with("sgd", beta=0.9)
+

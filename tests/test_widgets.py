@@ -175,7 +175,7 @@ def test_training_frame_and_caption():
 @pytest.mark.parametrize("call, match", [
     (lambda: landscape_frame("rosenbrock", "sgd", 0.0, (0, 0), 5), "lr"),
     (lambda: landscape_frame("rosenbrock", "sgd", float("nan"), (0, 0), 5), "lr"),
-    (lambda: landscape_frame("rosenbrock", "adamw", 0.1, (0, 0), 5), "rule"),
+    (lambda: landscape_frame("rosenbrock", "lion", 0.1, (0, 0), 5), "rule"),
     (lambda: landscape_frame("rosenbrock", "sgd", 0.1, (0, 0, 0), 5), "start"),
     (lambda: landscape_frame("rosenbrock", "sgd", 0.1, (0, float("inf")), 5), "start"),
     (lambda: landscape_frame("rosenbrock", "sgd", 0.1, (0, 0), 50, max_steps=20), "num_steps"),
