@@ -11,7 +11,7 @@ How a submission is graded (each step is one module):
 - ``sandbox`` / ``bubblewrap`` / ``isolation`` / ``zygote``: student code runs in a bubblewrap
   sandbox (root or not): an allowlist of read-only files, own PID, mount, IPC and network
   namespaces, own scratch, no capabilities, memory, process, CPU and time limits (the book's
-  page chapters/grading-trust.md has the threat model and each mode's guarantees);
+  page instructors/grading-trust.md has the threat model and each mode's guarantees);
   ``sandbox_runner`` / ``watch`` run inside it (cells, calls, flags about tampering);
 - ``proxies`` / ``codec`` / ``protocol``: test cells run in the GRADER's process; student
   functions are called through proxies and return plain data only, so no student code can

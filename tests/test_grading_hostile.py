@@ -460,12 +460,12 @@ def test_the_trust_page_states_the_limits_the_code_sets():
     from grading import isolation
     from grading.sandbox import Isolation
     from grading.submission import Options
-    page = (REPO_ROOT / "chapters" / "grading-trust.md").read_text()
+    page = (REPO_ROOT / "instructors" / "grading-trust.md").read_text()
     assert f"tmpfs of {Isolation('', '', '', '', '').scratch_mb} MB" in page
     assert f"at most {isolation.MAX_PROCESSES} processes" in page
     assert f"`--submission-timeout`, {Options().submission_seconds:g} s" in page
     assert f"{Options().memory_mb // 1024} GB by default" in page
-    assert "grading-trust" in (REPO_ROOT / "_toc.yml").read_text()
+    assert "instructors/grading-trust" in (REPO_ROOT / "_toc.yml").read_text()
 
 
 # -- the grader's own look at the submitted code (grading/code_review.py) ------------------------
