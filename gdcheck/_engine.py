@@ -247,6 +247,27 @@ def as_array(value, what: str) -> np.ndarray:
     return arr
 
 
+# -- calling an implementation many times --------------------------------------------------------
+
+def call_each(impl: Callable, calls):
+    """``impl(*args, **kwargs)`` for each ``(args, kwargs)`` of ``calls``, in order, as a generator.
+
+    In a notebook this is the plain loop: each call happens when the check asks for its result,
+    and an exception comes out of the call that raised it. A grader that runs the student's
+    function in another process (grading/proxies.py: its proxies have ``__gdcheck_call_each__``)
+    runs the calls there in batches, one round trip per batch instead of one per call, and gives
+    the same results, in-place changes of the arguments and exceptions, in the same order. So
+    that both agree, a check gives each call its own arguments (no mutable argument shared by two
+    calls) and does not change the arguments of a call before it gets that call's result.
+    """
+    batched = getattr(type(impl), "__gdcheck_call_each__", None)
+    if batched is not None:
+        yield from batched(impl, calls)
+        return
+    for args, kwargs in calls:
+        yield impl(*args, **kwargs)
+
+
 # -- running one implementation on one case ------------------------------------------------------
 
 class _StudentError(Exception):

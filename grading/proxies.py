@@ -21,6 +21,8 @@ brings back the result as plain data (grading/codec.py), so
 from __future__ import annotations
 
 import builtins
+import contextlib
+import itertools
 import keyword
 import linecache
 import sys
@@ -96,6 +98,11 @@ class StudentFunction(StudentObject):
 
     def __call__(self, *args, **kwargs):
         return self._bridge.call(self, args, kwargs)
+
+    def __gdcheck_call_each__(self, calls):
+        """gdcheck's ``call_each(fn, calls)``: the calls run in the sandbox in batches (one round
+        trip each), their results come back one by one, in order."""
+        return self._bridge.call_each(self, calls)
 
     @property
     def __globals__(self):
@@ -200,6 +207,33 @@ def forget_student_files() -> None:
 
 # -- the bridge ---------------------------------------------------------------------------------
 
+# gdcheck's call_each: the first call alone (a result a check refuses usually shows up at once, and
+# the check then stops as it would in a notebook), then batches 8 times larger, up to CALLS_MAX
+CALLS_FIRST, CALLS_GROWTH, CALLS_MAX = 1, 8, 512
+CALLS_BUDGET = 64 << 20  # bytes of replies after which the sandbox ends a batch early
+
+
+class _Unprofiled:
+    """Suspends the profile function (gdcheck's delegation ``Watcher``) while the bridge's own
+    code runs: student code never runs in this process, so the watcher has nothing to see there
+    but would be called for every function of the codec. :meth:`Bridge._serve_callback` puts it
+    back while a grader's callback runs (as it would run under the watcher in a notebook)."""
+
+    def __init__(self):
+        self.profile = None
+
+    def __enter__(self):
+        self.profile = sys.getprofile()
+        if self.profile is not None:
+            sys.setprofile(None)
+        return self
+
+    def __exit__(self, *exc):
+        if self.profile is not None:
+            sys.setprofile(self.profile)
+        return False
+
+
 class Bridge:
     """Requests to one sandbox, with callbacks served, flags and delegation hits collected.
 
@@ -219,6 +253,7 @@ class Bridge:
         self.flags: list[str] = []
         self.hits: list[str] = []
         self.memory_errors = 0
+        self._unprofiled: _Unprofiled | None = None  # while a call or calls request runs
 
     def restarted(self) -> None:
         self.generation += 1
@@ -237,7 +272,10 @@ class Bridge:
             if isinstance(flag, str) and flag not in self.flags and len(self.flags) < 50:
                 self.flags.append(flag[:300])
 
-    def request(self, header: dict, blobs=()) -> tuple[dict, list[bytes]]:
+    def request(self, header: dict, blobs=(), *, items: list | None = None,
+                most: int = 0) -> tuple[dict, list[bytes]]:
+        """Send ``header`` and serve the sandbox's callbacks until its reply; ``items`` collects
+        the reply of each call of a ``calls`` request (``most`` of them at most)."""
         self.sandbox.send(header, blobs)
         while True:
             reply, rblobs = self.sandbox.receive(self.deadline)
@@ -247,6 +285,8 @@ class Bridge:
                 return reply, rblobs
             if op == "callback":
                 self.sandbox.send(*self._serve_callback(reply, rblobs))
+            elif op == "item" and items is not None and len(items) < most:
+                items.append((reply, rblobs))
             else:
                 self.sandbox.stop()
                 raise SandboxDied(f"the sandbox broke the protocol (sent {str(op)[:40]!r})")
@@ -263,7 +303,14 @@ class Bridge:
             raise SandboxDied(f"the sandbox broke the protocol: {exc}") from None
         in_place = codec.InPlace(self.snap_codec, args, kwargs)
         try:
-            value = function(*args, **kwargs)
+            if self._unprofiled is not None and self._unprofiled.profile is not None:
+                sys.setprofile(self._unprofiled.profile)
+                try:
+                    value = function(*args, **kwargs)
+                finally:
+                    sys.setprofile(None)
+            else:
+                value = function(*args, **kwargs)
             tree, rblobs = self.codec.encode(value)
         except Exception as exc:
             rblobs = []
@@ -319,10 +366,62 @@ class Bridge:
     def call(self, proxy: StudentFunction, args: tuple, kwargs: dict):
         self._check_generation(proxy)
         watcher = _forbidden_watcher()
-        forbidden = sorted(set(watcher.files.values())) if watcher is not None else []
-        tree, blobs = self.codec.encode([list(args), kwargs])
-        reply, rblobs = self.request({"op": "call", "ref": proxy._ref, "args": tree,
-                                      "forbidden": forbidden}, blobs)
+        with self._machinery():
+            tree, blobs = self.codec.encode([list(args), kwargs])
+            reply, rblobs = self.request({"op": "call", "ref": proxy._ref, "args": tree,
+                                          "forbidden": self._forbidden(watcher)}, blobs)
+            return self._returned(watcher, reply, rblobs, args, kwargs)
+
+    def call_each(self, proxy: StudentFunction, calls):
+        """``proxy(*args, **kwargs)`` for each ``(args, kwargs)`` of ``calls``, in order, as a
+        generator. The calls run in the sandbox in batches (CALLS_FIRST, then CALLS_GROWTH times
+        more, up to CALLS_MAX), each batch one round trip; each result, the arguments its call
+        changed in place and the exception it raised come back as :meth:`call` gives them. A
+        batch stops at the call that raised; when the consumer stops early, the rest of the
+        batch has run (nothing of it reaches the check)."""
+        calls = iter(calls)
+        size = CALLS_FIRST
+        while True:
+            pending = [(tuple(args), dict(kwargs)) for args, kwargs in itertools.islice(calls, size)]
+            if not pending:
+                return
+            while pending:
+                self._check_generation(proxy)
+                watcher = _forbidden_watcher()
+                items: list = []
+                with self._machinery():
+                    tree, blobs = self.codec.encode([[list(a), k] for a, k in pending])
+                    reply, _ = self.request({"op": "calls", "ref": proxy._ref, "calls": tree,
+                                             "forbidden": self._forbidden(watcher),
+                                             "budget": CALLS_BUDGET}, blobs,
+                                            items=items, most=len(pending))
+                if reply.get("op") != "result" or reply.get("done") != len(items) or not items:
+                    self.sandbox.stop()
+                    raise SandboxDied("the sandbox broke the protocol (calls)")
+                for (args, kwargs), (item, rblobs) in zip(pending, items):
+                    with self._machinery():
+                        value = self._returned(watcher, item, rblobs, args, kwargs)
+                    yield value
+                pending = pending[len(items):]
+            size = min(size * CALLS_GROWTH, CALLS_MAX)
+
+    @contextlib.contextmanager
+    def _machinery(self):
+        """The bridge's own work, unprofiled (:class:`_Unprofiled`)."""
+        outer = self._unprofiled
+        with _Unprofiled() as self._unprofiled:
+            try:
+                yield
+            finally:
+                self._unprofiled = outer
+
+    @staticmethod
+    def _forbidden(watcher) -> list[str]:
+        return sorted(set(watcher.files.values())) if watcher is not None else []
+
+    def _returned(self, watcher, reply: dict, rblobs, args, kwargs):
+        """What a call returned (or raise what it raised), after mirroring its in-place changes
+        and recording the forbidden gdlib functions it used."""
         for hit in reply.get("hits") or []:
             hit = str(hit)[:200]
             if watcher is not None and hit not in watcher.hits:
@@ -331,7 +430,7 @@ class Bridge:
                 self.hits.append(hit)
         codec.apply_changes(reply.get("changed"), args, kwargs,
                             lambda subtree: self._decode(subtree, rblobs))
-        if reply.get("op") == "error":
+        if reply.get("op") == "error" or "exc" in reply:
             if (reply.get("exc") or {}).get("type") == "MemoryError":
                 self.memory_errors += 1
             raise_student_error(reply.get("exc") or {})
