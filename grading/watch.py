@@ -250,12 +250,15 @@ class Watchers:
 
     def check_tampering(self) -> None:
         """Flag what student code changed in the watched modules and IPython's hooks."""
-        old = self.snapshot
+        old, new = self.snapshot, self.take_snapshot()
+        restored = False
         for name, (module, attrs) in old["modules"].items():
             now = sys.modules.get(name)
             if now is not module:
                 self.flag(f"replaced the module {name} in sys.modules")
                 continue
+            if new["modules"].get(name, (None, None))[1] == attrs:
+                continue  # the same names bound to the same objects: nothing to look at
             current = vars(module)
             for key, ident in attrs.items():
                 if name == "builtins" and key in IGNORED_BUILTINS:
@@ -269,7 +272,8 @@ class Watchers:
                     continue
                 if name == "builtins":  # this program needs the real builtins
                     current[key] = self.builtins[key]
-        for hook, count in self._hook_counts().items():
+                    restored = True
+        for hook, count in new["hooks"].items():
             if count != old["hooks"].get(hook):
                 self.flag(f"installed an {hook}" if hook[0] in "AIaei" else f"installed a {hook}")
-        self.snapshot = self.take_snapshot()
+        self.snapshot = self.take_snapshot() if restored else new
