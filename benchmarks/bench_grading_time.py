@@ -6,8 +6,10 @@ check runs to the end), graded by ``grading.grade_assignment`` with ``--workers`
 no feedback or export. Per student, the time is ``Result.seconds`` (what the grading report's
 ``seconds`` column shows: reading the notebook, running it in the sandbox with every test cell,
 writing the autograded notebook). Printed per assignment: median, min and max over the
-students, the batch's wall-clock time, and the load average before it (timings on a shared
-machine are noisy: compare runs made at similar loads).
+students, the batch's wall-clock time, the CPU seconds per student (all processes of the batch:
+this one, the workers, their sandboxes; start-up included, so a little more than the grading
+alone) and the load average before the batch. Wall-clock timings on a shared machine are noisy:
+compare runs made at similar loads, or the CPU column, which moves less with the load.
 
 Run: .venv/bin/python benchmarks/bench_grading_time.py [--n 8] [--workers 1] [ASSIGNMENT ...]
 (as root, sandboxes run the interpreter by the path ``sys.executable`` gives, with this repository
@@ -57,17 +59,28 @@ def time_assignment(assignment: str, n: int, workers: int, timeout: float) -> di
         data = json.dumps(nb).encode()
         write(course, assignment, {f"student-{i:03d}": ("correct", data) for i in range(n)})
         load = os.getloadavg()[0]
+        cpu = _cpu()
         started = time.perf_counter()
         report = grade_assignment(assignment, course, workers=workers, timeout=timeout,
                                   feedback=False, export=False, write_report=False)
         wall = time.perf_counter() - started
+        cpu = _cpu() - cpu
     seconds = [r.seconds for r in report.results]
     for r in report.results:
         if not (r.status == "graded" and r.score == r.max_score):
             print(f"  {r.student}: {r.status}, {r.score}/{r.max_score}: {r.reason[:300]}")
     full = sum(1 for r in report.results if r.status == "graded" and r.score == r.max_score)
     return {"assignment": assignment, "median": statistics.median(seconds), "min": min(seconds),
-            "max": max(seconds), "wall": wall, "load": load, "full": full, "n": len(seconds)}
+            "max": max(seconds), "wall": wall, "cpu": cpu / max(1, len(seconds)), "load": load,
+            "full": full, "n": len(seconds)}
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of its children that ended (the grading workers, which
+    reap their zygote, which reaps the sandboxes)."""
+    import resource
+    return sum(resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime
+               for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
 
 
 def main(argv=None) -> int:
@@ -80,13 +93,14 @@ def main(argv=None) -> int:
     from grading.gradebook import venv_on_path
     venv_on_path()
     print(f"{'assignment':<20} {'median s':>9} {'min':>6} {'max':>6} {'batch s':>8} "
-          f"{'load':>5}  full marks")
+          f"{'CPU s/st':>8} {'load':>5}  full marks")
     ok = True
     for assignment in args.assignments or assignments():
         row = time_assignment(assignment, args.n, args.workers, args.timeout)
         ok &= row["full"] == row["n"]
         print(f"{row['assignment']:<20} {row['median']:9.2f} {row['min']:6.2f} {row['max']:6.2f} "
-              f"{row['wall']:8.1f} {row['load']:5.1f}  {row['full']}/{row['n']}", flush=True)
+              f"{row['wall']:8.1f} {row['cpu']:8.2f} {row['load']:5.1f}  {row['full']}/{row['n']}",
+              flush=True)
     return 0 if ok else 1
 
 
