@@ -357,6 +357,23 @@ def test_feedback_never_shows_hidden_tests_markers_or_solutions(batch):
     assert not any(batch["feedback_problems"].values()), batch["feedback_problems"]
 
 
+def test_feedback_install_cell_names_the_student_repository_of_course_yml(batch):
+    """The install cell on a feedback page shows ``git+<student repository>@<branch>`` of
+    course.yml (as in the notebooks students got), never an unfilled ``{{ ... }}``."""
+    from grading.sections import install_values
+    values = install_values(Path(batch["course"]))
+    assert set(values) == {"student_repository", "branch"}
+    import html
+    pages = {s: page for s, page in batch["feedback"].items() if page}
+    texts = {s: html.unescape(re.sub(r"<[^>]+>", "", page)) for s, page in pages.items()}
+    graded = [s for s, text in texts.items() if "importlib.util.find_spec" in text]
+    assert graded, "no feedback page shows the install cell"
+    for student, page in pages.items():
+        assert "{{" not in page and "{{" not in texts[student], student
+    for student in graded:
+        assert f"git+{values['student_repository']}@{values['branch']}" in texts[student], student
+
+
 def test_a_hidden_tests_message_keeps_the_mistake_and_drops_the_details():
     import nbformat
 
