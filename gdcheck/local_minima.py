@@ -174,7 +174,7 @@ class RecordedPlane:
     travels_by_value = True
 
     def __init__(self, a):
-        self.a = np.asarray(a, dtype=float)
+        self.a = np.array(a, dtype=float)  # a copy: each plane is its own argument
         self.calls: list[tuple] = []
 
     def __call__(self, x) -> float:
@@ -280,11 +280,13 @@ def _judge_tilted(draws: dict) -> str | None:
 def _run_global(impl, inputs):
     hits = 0
     target = _LANDSCAPE.global_minimum.point
-    calls = [_annealing_call(multi_minima_value, inputs["x0"],
+    # each run its own start (call_each: no argument shared by two calls); the first is the input
+    starts = [inputs["x0"]] + [inputs["x0"].copy() for _ in range(_GLOBAL_RUNS - 1)]
+    calls = [_annealing_call(multi_minima_value, x0,
                              np.random.default_rng([inputs["seed"], 1000 + r]), inputs)
-             for r in range(_GLOBAL_RUNS)]
-    for path in call_each(impl, calls):
-        path = _checked_path(path, inputs["x0"], inputs)
+             for r, x0 in enumerate(starts)]
+    for x0, path in zip(starts, call_each(impl, calls)):
+        path = _checked_path(path, x0, inputs)
         values = [multi_minima_value(p) for p in path]
         best = path[int(np.argmin(values))]
         hits += bool(np.linalg.norm(best - target) <= _GLOBAL_RADIUS)

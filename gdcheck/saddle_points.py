@@ -145,7 +145,7 @@ class QuadraticGradient:
     travels_by_value = True
 
     def __init__(self, H):
-        self.H = np.asarray(H, dtype=float)
+        self.H = np.array(H, dtype=float)  # a copy: each gradient is its own argument
 
     def __call__(self, x):
         return self.H @ np.asarray(x, dtype=float)
