@@ -207,6 +207,19 @@ def forget_student_files() -> None:
 
 # -- the bridge ---------------------------------------------------------------------------------
 
+def _unshared(calls: list) -> int:
+    """How many of ``calls`` can run in one batch: up to the first call that gets a mutable
+    argument an earlier call of the batch got too (the batch sends each call a copy, so that
+    call must see what the earlier ones changed in it, as in a loop: it starts the next batch)."""
+    seen: set[int] = set()
+    for i, (args, kwargs) in enumerate(calls):
+        mutable = {id(v) for v in (*args, *kwargs.values()) if codec.holds_mutable(v)}
+        if i and mutable & seen:
+            return i
+        seen |= mutable
+    return len(calls)
+
+
 # gdcheck's call_each: the first call alone (a result a check refuses usually shows up at once, and
 # the check then stops as it would in a notebook), then batches 8 times larger, up to CALLS_MAX
 CALLS_FIRST, CALLS_GROWTH, CALLS_MAX = 1, 8, 512
@@ -377,8 +390,9 @@ class Bridge:
         generator. The calls run in the sandbox in batches (CALLS_FIRST, then CALLS_GROWTH times
         more, up to CALLS_MAX), each batch one round trip; each result, the arguments its call
         changed in place and the exception it raised come back as :meth:`call` gives them. A
-        batch stops at the call that raised; when the consumer stops early, the rest of the
-        batch has run (nothing of it reaches the check)."""
+        batch stops at the call that raised, and before a call that shares a mutable argument
+        with an earlier call of the batch; when the consumer stops early, the rest of the batch
+        has run (nothing of it reaches the check)."""
         calls = iter(calls)
         size = CALLS_FIRST
         while True:
@@ -389,12 +403,13 @@ class Bridge:
                 self._check_generation(proxy)
                 watcher = _forbidden_watcher()
                 items: list = []
+                batch = pending[:_unshared(pending)]
                 with self._machinery():
-                    tree, blobs = self.codec.encode([[list(a), k] for a, k in pending])
+                    tree, blobs = self.codec.encode([[list(a), k] for a, k in batch])
                     reply, _ = self.request({"op": "calls", "ref": proxy._ref, "calls": tree,
                                              "forbidden": self._forbidden(watcher),
                                              "budget": CALLS_BUDGET}, blobs,
-                                            items=items, most=len(pending))
+                                            items=items, most=len(batch))
                 if reply.get("op") != "result" or reply.get("done") != len(items) or not items:
                     self.sandbox.stop()
                     raise SandboxDied("the sandbox broke the protocol (calls)")

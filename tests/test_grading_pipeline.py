@@ -322,6 +322,17 @@ def test_call_each_runs_batches_in_the_sandbox_as_a_loop_would(tmp_path, monkeyp
         for _ in call_each(fns["chain"], calls_for(range(40))[2]):
             break
         assert fns["how_many"]() == before + 1
+        # a Generator shared by the calls: each call draws where the one before stopped
+        shared = np.random.default_rng(5)
+        planes = [RecordedPlane(np.ones(2)) for _ in range(12)]
+        requests.clear()
+        results = list(call_each(fns["chain"], [((f, 1.0), {"rng": shared}) for f in planes]))
+        plain_rng = np.random.default_rng(5)
+        plain = list(call_each(plain_ns["chain"], [((RecordedPlane(np.ones(2)), 1.0), {"rng": plain_rng})
+                                                   for _ in range(12)]))
+        assert all(np.array_equal(a, b) for a, b in zip(results, plain))
+        assert shared.bit_generator.state == plain_rng.bit_generator.state
+
         monkeypatch.setattr(proxies, "CALLS_MAX", 4)
         assert len(list(call_each(fns["chain"], calls_for(range(30))[2]))) == 30
 
