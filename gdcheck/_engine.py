@@ -21,6 +21,10 @@ result it cannot read; anything else raised is reported as the student's error),
 ``make`` builds fresh inputs from a seed, and a :class:`Spec` listing the gdlib modules the
 student may not call; wrap ``verify`` in :func:`public_check`. Add the function's classic mistakes
 to gdcheck/catalogue.py and a student-like version of each to tests/wrong_variants/<id>.py.
+A ``run`` that calls the implementation many times (random checks: hundreds of short chains)
+does it through :func:`call_each`, with arguments of their own for each call and test functions
+that travel by value (``travels_by_value = True``, like ``local_minima.RecordedPlane``): the
+grader then needs a few round trips to the student's sandbox instead of one per call.
 """
 
 from __future__ import annotations
