@@ -85,7 +85,7 @@ def course_function(v) -> tuple[str, str] | None:
     return None
 
 
-_COURSE_CLASSES: dict[int, tuple[type, tuple[str, str] | None]] = {}
+_COURSE_CLASSES: dict[type, tuple[type, tuple[str, str] | None]] = {}
 
 
 def _course_class(cls) -> tuple[str, str] | None:
@@ -94,11 +94,17 @@ def _course_class(cls) -> tuple[str, str] | None:
     Remembered per class, by identity (a sandbox encodes the same classes hundreds of times per
     cell): what code in a sandbox may change later in a class there only changes what that
     sandbox sends, which the grader judges with its own classes."""
-    known = _COURSE_CLASSES.get(id(cls))
+    try:
+        known = _COURSE_CLASSES.get(cls)
+    except TypeError:  # a class whose metaclass makes it unhashable
+        return _find_course_class(cls)
     if known is not None and known[0] is cls:
         return known[1]
     found = _find_course_class(cls)
-    _COURSE_CLASSES[id(cls)] = (cls, found)
+    try:
+        _COURSE_CLASSES[cls] = (cls, found)
+    except TypeError:
+        pass
     return found
 
 
