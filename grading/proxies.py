@@ -267,9 +267,11 @@ class Bridge:
         self.hits: list[str] = []
         self.memory_errors = 0
         self._unprofiled: _Unprofiled | None = None  # while a call or calls request runs
+        self._stream: dict | None = None  # a calls request in flight: {"most": n, "count": read}
 
     def restarted(self) -> None:
         self.generation += 1
+        self._stream = None
         self.refs = self.codec.refs = self.snap_codec.refs = codec.RefTable()
 
     def _remote(self, meta: dict, ref: int):
@@ -285,10 +287,12 @@ class Bridge:
             if isinstance(flag, str) and flag not in self.flags and len(self.flags) < 50:
                 self.flags.append(flag[:300])
 
-    def request(self, header: dict, blobs=(), *, items: list | None = None,
-                most: int = 0) -> tuple[dict, list[bytes]]:
-        """Send ``header`` and serve the sandbox's callbacks until its reply; ``items`` collects
-        the reply of each call of a ``calls`` request (``most`` of them at most)."""
+    def request(self, header: dict, blobs=()) -> tuple[dict, list[bytes]]:
+        """Send ``header`` and serve the sandbox's callbacks until its reply (after reading what
+        is left of a ``calls`` request in flight)."""
+        if self._stream is not None:
+            with self._machinery():
+                self._drain()
         self.sandbox.send(header, blobs)
         while True:
             reply, rblobs = self.sandbox.receive(self.deadline)
@@ -298,8 +302,6 @@ class Bridge:
                 return reply, rblobs
             if op == "callback":
                 self.sandbox.send(*self._serve_callback(reply, rblobs))
-            elif op == "item" and items is not None and len(items) < most:
-                items.append((reply, rblobs))
             else:
                 self.sandbox.stop()
                 raise SandboxDied(f"the sandbox broke the protocol (sent {str(op)[:40]!r})")
@@ -388,11 +390,13 @@ class Bridge:
     def call_each(self, proxy: StudentFunction, calls):
         """``proxy(*args, **kwargs)`` for each ``(args, kwargs)`` of ``calls``, in order, as a
         generator. The calls run in the sandbox in batches (CALLS_FIRST, then CALLS_GROWTH times
-        more, up to CALLS_MAX), each batch one round trip; each result, the arguments its call
-        changed in place and the exception it raised come back as :meth:`call` gives them. A
-        batch stops at the call that raised, and before a call that shares a mutable argument
-        with an earlier call of the batch; when the consumer stops early, the rest of the batch
-        has run (nothing of it reaches the check)."""
+        more, up to CALLS_MAX), one request each; the sandbox sends each call's reply as soon as
+        the call returns, and the check gets it while the next calls run (the two processes work
+        at once). Each result, the arguments its call changed in place and the exception it
+        raised come back as :meth:`call` gives them. A batch stops at the call that raised, and
+        before a call that shares a mutable argument with an earlier call of the batch; when
+        the check stops early, the rest of the batch runs anyway and its replies are read and
+        dropped before the next request (nothing of them reaches the check)."""
         calls = iter(calls)
         size = CALLS_FIRST
         while True:
@@ -402,23 +406,57 @@ class Bridge:
             while pending:
                 self._check_generation(proxy)
                 watcher = _forbidden_watcher()
-                items: list = []
                 batch = pending[:_unshared(pending)]
                 with self._machinery():
+                    self._drain()
                     tree, blobs = self.codec.encode([[list(a), k] for a, k in batch])
-                    reply, _ = self.request({"op": "calls", "ref": proxy._ref, "calls": tree,
-                                             "forbidden": self._forbidden(watcher),
-                                             "budget": CALLS_BUDGET}, blobs,
-                                            items=items, most=len(batch))
-                if reply.get("op") != "result" or reply.get("done") != len(items) or not items:
-                    self.sandbox.stop()
-                    raise SandboxDied("the sandbox broke the protocol (calls)")
-                for (args, kwargs), (item, rblobs) in zip(pending, items):
+                    self.sandbox.send({"op": "calls", "ref": proxy._ref, "calls": tree,
+                                       "forbidden": self._forbidden(watcher),
+                                       "budget": CALLS_BUDGET}, blobs)
+                    self._stream = {"most": len(batch), "count": 0}
+                done = 0
+                while True:
                     with self._machinery():
-                        value = self._returned(watcher, item, rblobs, args, kwargs)
+                        got = self._next_item()
+                    if got is None:
+                        break
+                    args, kwargs = batch[done]
+                    done += 1
+                    with self._machinery():
+                        value = self._returned(watcher, got[0], got[1], args, kwargs)
                     yield value
-                pending = pending[len(items):]
+                pending = pending[done:]
             size = min(size * CALLS_GROWTH, CALLS_MAX)
+
+    def _next_item(self):
+        """The next call's reply of the ``calls`` request in flight, as (header, blobs); None at
+        the request's final reply. Serves the sandbox's callbacks meanwhile."""
+        stream = self._stream
+        try:
+            while True:
+                reply, rblobs = self.sandbox.receive(self.deadline)
+                self._note_flags(reply)
+                op = reply.get("op")
+                if op == "callback":
+                    self.sandbox.send(*self._serve_callback(reply, rblobs))
+                elif op == "item" and stream["count"] < stream["most"]:
+                    stream["count"] += 1
+                    return reply, rblobs
+                elif op == "result" and reply.get("done") == stream["count"] >= 1:
+                    self._stream = None
+                    return None
+                else:
+                    self.sandbox.stop()
+                    raise SandboxDied(f"the sandbox broke the protocol (sent {str(op)[:40]!r} "
+                                      "during calls)")
+        except BaseException:
+            self._stream = None
+            raise
+
+    def _drain(self) -> None:
+        """Read and drop what is left of a ``calls`` request the check stopped reading."""
+        while self._stream is not None:
+            self._next_item()
 
     @contextlib.contextmanager
     def _machinery(self):

@@ -297,9 +297,9 @@ def test_call_each_runs_batches_in_the_sandbox_as_a_loop_would(tmp_path, monkeyp
         assert not any(o.get("output_type") == "error" for o in reply["outputs"]), reply
         fns = bridge.resolve(["chain", "how_many", "cheat"])
         requests = []
-        real_request = Bridge.request
-        monkeypatch.setattr(Bridge, "request", lambda self, header, *a, **k: (
-            requests.append(header["op"]), real_request(self, header, *a, **k))[1])
+        real_send = Sandbox.send
+        monkeypatch.setattr(Sandbox, "send", lambda self, header, *a, **k: (
+            requests.append(header.get("op")), real_send(self, header, *a, **k))[1])
         starts = range(100)
         got, expected = calls_for(starts), calls_for(starts)
         results = list(call_each(fns["chain"], got[2]))
@@ -317,11 +317,20 @@ def test_call_each_runs_batches_in_the_sandbox_as_a_loop_would(tmp_path, monkeyp
                 seen.append(float(result[0]))
         assert seen == [float(x) for x in range(20)] and fns["how_many"]() == before + 21
 
-        # a check that stops at the first result: only the first batch (one call) ran
+        # a check that stops at the first result: only the first batch (one call) ran; a check
+        # that stops in the middle of a batch: its other replies are dropped before the next
+        # request, which gets its own reply
         before = fns["how_many"]()
         for _ in call_each(fns["chain"], calls_for(range(40))[2]):
             break
         assert fns["how_many"]() == before + 1
+        for k, _ in enumerate(call_each(fns["chain"], calls_for(range(40))[2])):
+            if k == 3:
+                break
+        assert fns["how_many"]() == before + 1 + 9
+        with pytest.raises(ValueError):
+            list(call_each(fns["chain"], calls_for(range(5, 40), fail_at=7.0)[2]))
+        assert fns["how_many"]() == before + 1 + 9 + 3
         # a Generator shared by the calls: each call draws where the one before stopped
         shared = np.random.default_rng(5)
         planes = [RecordedPlane(np.ones(2)) for _ in range(12)]
