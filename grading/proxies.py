@@ -395,8 +395,9 @@ class Bridge:
         at once). Each result, the arguments its call changed in place and the exception it
         raised come back as :meth:`call` gives them. A batch stops at the call that raised, and
         before a call that shares a mutable argument with an earlier call of the batch; when
-        the check stops early, the rest of the batch runs anyway and its replies are read and
-        dropped before the next request (nothing of them reaches the check)."""
+        the check stops reading, the next request first tells the sandbox to stop the batch
+        after its current call and drops the replies still coming (nothing of them reaches the
+        check)."""
         calls = iter(calls)
         size = CALLS_FIRST
         while True:
@@ -454,7 +455,10 @@ class Bridge:
             raise
 
     def _drain(self) -> None:
-        """Read and drop what is left of a ``calls`` request the check stopped reading."""
+        """Read and drop what is left of a ``calls`` request the check stopped reading, after
+        telling the sandbox to stop it after the call it is running."""
+        if self._stream is not None:
+            self.sandbox.send({"op": "stop"})
         while self._stream is not None:
             self._next_item()
 

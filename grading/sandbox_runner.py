@@ -31,6 +31,7 @@ from __future__ import annotations
 import inspect
 import os
 import re
+import select
 import socket
 import sys
 
@@ -109,6 +110,8 @@ class Runner:
 
     def dispatch(self, header: dict, blobs) -> None:
         op = header.get("op")
+        if op == "stop":  # for a batch of calls that ended before it came: nothing to stop
+            return
         handler = {"exec": self.op_exec, "resolve": self.op_resolve, "call": self.op_call, "calls": self.op_calls,
                    "getattr": self.op_getattr, "globals": self.op_globals, "ping": lambda h, b: ({"op": "result"}, [])}.get(op)
         if handler is None:
@@ -233,7 +236,9 @@ class Runner:
         """Several calls of one function, in order (gdcheck's ``call_each``): each call's reply
         is sent on its own as an ``item`` message, exactly what ``call`` would reply, without
         waiting for the grader; the batch ends at the first call that raised, or once the
-        replies hold ``budget`` bytes (the grader asks for the rest in another batch)."""
+        replies hold ``budget`` bytes (the grader asks for the rest in another batch), or when
+        the grader says ``stop`` (its check stopped reading: a notebook's loop would have
+        stopped there too)."""
         fn = self.refs.get(header.get("ref"))
         calls = self.codec.decode(header.get("calls"), blobs)
         budget = int(header.get("budget") or 0) or 64 << 20
@@ -243,9 +248,20 @@ class Runner:
             self.send(reply, rblobs)
             done += 1
             sent += sum(len(b) for b in rblobs)
-            if "exc" in reply or sent > budget:
+            if "exc" in reply or sent > budget or self._stopped():
                 break
         return {"op": "result", "done": done}, []
+
+    def _stopped(self) -> bool:
+        """Whether the grader sent ``stop`` (the only message it sends during a batch)."""
+        with self.watch.internal():
+            if not select.select([self.sock], [], [], 0)[0]:
+                return False
+            try:
+                header, _ = protocol.recv(self.sock)
+            except protocol.ProtocolError:
+                return True
+        return header.get("op") == "stop"
 
     def _call(self, fn, args, kwargs, forbidden, op: str):
         in_place = codec.InPlace(self.snap_codec, args, kwargs)
