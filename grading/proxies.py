@@ -425,7 +425,11 @@ class Bridge:
                     done += 1
                     with self._machinery():
                         value = self._returned(watcher, got[0], got[1], args, kwargs)
-                    yield value
+                    try:
+                        yield value
+                    except GeneratorExit:  # the check stopped reading: stop the batch now
+                        self._stop_stream()
+                        raise
                 pending = pending[done:]
             size = min(size * CALLS_GROWTH, CALLS_MAX)
 
@@ -454,11 +458,19 @@ class Bridge:
             self._stream = None
             raise
 
+    def _stop_stream(self) -> None:
+        """Tell the sandbox to end the ``calls`` request in flight after its current call."""
+        if self._stream is not None and not self._stream.get("stopped") and self.sandbox.alive:
+            self._stream["stopped"] = True
+            try:
+                self.sandbox.send({"op": "stop"})
+            except SandboxDied:  # it is gone: nothing left to read either
+                self._stream = None
+
     def _drain(self) -> None:
         """Read and drop what is left of a ``calls`` request the check stopped reading, after
         telling the sandbox to stop it after the call it is running."""
-        if self._stream is not None:
-            self.sandbox.send({"op": "stop"})
+        self._stop_stream()
         while self._stream is not None:
             self._next_item()
 

@@ -329,6 +329,16 @@ def test_call_each_runs_batches_in_the_sandbox_as_a_loop_would(tmp_path, monkeyp
                 break
         ran = fns["how_many"]() - before - 1
         assert 11 <= ran <= 1 + 8 + 64
+        # a check that raises while reading: the batch is stopped as the generator closes
+        stopped_at = fns["how_many"]()
+        results = call_each(fns["chain"], calls_for(range(200))[2])
+        for k, _ in enumerate(results):
+            if k == 10:
+                break
+        results.close()
+        assert bridge._stream is None or bridge._stream.get("stopped")
+        assert fns["how_many"]() - stopped_at <= 1 + 8 + 64
+        ran += fns["how_many"]() - stopped_at
         with pytest.raises(ValueError):
             list(call_each(fns["chain"], calls_for(range(5, 40), fail_at=7.0)[2]))
         assert fns["how_many"]() == before + 1 + ran + 3
