@@ -21,6 +21,10 @@ result it cannot read; anything else raised is reported as the student's error),
 ``make`` builds fresh inputs from a seed, and a :class:`Spec` listing the gdlib modules the
 student may not call; wrap ``verify`` in :func:`public_check`. Add the function's classic mistakes
 to gdcheck/catalogue.py and a student-like version of each to tests/wrong_variants/<id>.py.
+A ``run`` that calls the implementation many times (random checks: hundreds of short chains)
+does it through :func:`call_each`, with arguments of their own for each call and test functions
+that travel by value (``travels_by_value = True``, like ``local_minima.RecordedPlane``): the
+grader then needs a few round trips to the student's sandbox instead of one per call.
 """
 
 from __future__ import annotations
@@ -245,6 +249,27 @@ def as_array(value, what: str) -> np.ndarray:
     if arr is None or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise Failure(f"{what} should be a numpy array of numbers, got {type(value).__name__}")
     return arr
+
+
+# -- calling an implementation many times --------------------------------------------------------
+
+def call_each(impl: Callable, calls):
+    """``impl(*args, **kwargs)`` for each ``(args, kwargs)`` of ``calls``, in order, as a generator.
+
+    In a notebook this is the plain loop: each call happens when the check asks for its result,
+    and an exception comes out of the call that raised it. A grader that runs the student's
+    function in another process (grading/proxies.py: its proxies have ``__gdcheck_call_each__``)
+    runs the calls there in batches, one round trip per batch instead of one per call, and gives
+    the same results, in-place changes of the arguments and exceptions, in the same order. So
+    that both agree, a check gives each call its own arguments (no mutable argument shared by two
+    calls) and does not change the arguments of a call before it gets that call's result.
+    """
+    batched = getattr(type(impl), "__gdcheck_call_each__", None)
+    if batched is not None:
+        yield from batched(impl, calls)
+        return
+    for args, kwargs in calls:
+        yield impl(*args, **kwargs)
 
 
 # -- running one implementation on one case ------------------------------------------------------

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from gdcheck._engine import Case, Failure, Outputs, Spec, as_array, public_check, verify
+from gdcheck._engine import Case, Failure, Outputs, Spec, as_array, call_each, public_check, verify
 from gdcheck._statistics import KS_LIMIT, Z_LIMIT, Sampled, ks_uniform, same_point, z_score
 from gdcheck.catalogue_more import GLOBAL_SEARCH, RESTARTS, TILTED_PLANE, uphill_acceptance
 from gdlib import search
@@ -143,9 +143,14 @@ def _reference_annealing(f, x0, *, rng, num_steps, step_size, T0, cooling):
                                       T0=T0, schedule="exponential", cooling=cooling).path
 
 
-def _call_annealing(impl, f, x0, rng, inputs) -> np.ndarray:
-    path = impl(f, x0, rng=rng, num_steps=inputs["num_steps"], step_size=inputs["step_size"],
-                T0=inputs["T0"], cooling=inputs["cooling"])
+def _annealing_call(f, x0, rng, inputs) -> tuple[tuple, dict]:
+    """The arguments of one call of simulated_annealing, for :func:`call_each`."""
+    return (f, x0), {"rng": rng, "num_steps": inputs["num_steps"], "step_size": inputs["step_size"],
+                     "T0": inputs["T0"], "cooling": inputs["cooling"]}
+
+
+def _checked_path(path, x0, inputs) -> np.ndarray:
+    """The path one call of simulated_annealing returned, as an array, or a Failure."""
     path = as_array(path, "the path simulated_annealing returns")
     n, d = inputs["num_steps"], len(x0)
     if path.shape != (n + 1, d):
@@ -169,7 +174,7 @@ class RecordedPlane:
     travels_by_value = True
 
     def __init__(self, a):
-        self.a = np.asarray(a, dtype=float)
+        self.a = np.array(a, dtype=float)  # a copy: each plane is its own argument
         self.calls: list[tuple] = []
 
     def __call__(self, x) -> float:
@@ -201,17 +206,23 @@ def _proposals(calls: list, rows: list, num_steps: int) -> list:
 
 def _run_tilted(impl, inputs):
     a, sigma, n = inputs["a"], inputs["step_size"], inputs["num_steps"]
-    f = RecordedPlane(a)
-    calls = f.calls
     T = inputs["T0"] * inputs["cooling"] ** np.arange(n)
     delta, temps, accepted, steps = [], [], [], []
-    first = None
-    for r, x0 in enumerate(inputs["x0"]):
-        calls.clear()
-        path = _call_annealing(impl, f, x0, np.random.default_rng([inputs["seed"], r]), inputs)
-        first = path if first is None else first
+    # every run gets its own recording plane, Generator and start (call_each: no argument shared
+    # by two calls); the last call repeats the first run (seed and start)
+    starts = list(inputs["x0"]) + [inputs["x0"][0].copy()]
+    seeds = list(range(len(inputs["x0"]))) + [0]
+    planes = [RecordedPlane(a) for _ in starts]
+    calls = [_annealing_call(f, x0, np.random.default_rng([inputs["seed"], r]), inputs)
+             for f, x0, r in zip(planes, starts, seeds)]
+    paths = []
+    for f, x0, path in zip(planes, starts, call_each(impl, calls)):
+        path = _checked_path(path, x0, inputs)
+        paths.append(path)
+        if len(paths) == len(starts):
+            break  # the repeat: compared below
         rows = [tuple(row.tolist()) for row in path]
-        for t, proposal in enumerate(_proposals(calls, rows, n)):
+        for t, proposal in enumerate(_proposals(f.calls, rows, n)):
             if rows[t + 1] not in (proposal, rows[t]):
                 raise Failure(f"path[t + 1] must be the proposal of step t if it was accepted, "
                               f"or path[t] if not; at step t = {t} of a run it is neither")
@@ -220,7 +231,7 @@ def _run_tilted(impl, inputs):
             temps.append(T[t])
             accepted.append(rows[t + 1] == proposal)
             steps.append(move / sigma)
-    again = _call_annealing(impl, f, inputs["x0"][0], np.random.default_rng([inputs["seed"], 0]), inputs)
+    first, again = paths[0], paths[-1]
     draws = {"delta": np.array(delta), "T": np.array(temps), "accepted": np.array(accepted),
              "steps": np.array(steps), "step_index": np.tile(np.arange(n), len(inputs["x0"])),
              "cooling": inputs["cooling"], "repeatable": bool(np.array_equal(first, again))}
@@ -269,9 +280,13 @@ def _judge_tilted(draws: dict) -> str | None:
 def _run_global(impl, inputs):
     hits = 0
     target = _LANDSCAPE.global_minimum.point
-    for r in range(_GLOBAL_RUNS):
-        path = _call_annealing(impl, multi_minima_value, inputs["x0"],
-                               np.random.default_rng([inputs["seed"], 1000 + r]), inputs)
+    # each run its own start (call_each: no argument shared by two calls); the first is the input
+    starts = [inputs["x0"]] + [inputs["x0"].copy() for _ in range(_GLOBAL_RUNS - 1)]
+    calls = [_annealing_call(multi_minima_value, x0,
+                             np.random.default_rng([inputs["seed"], 1000 + r]), inputs)
+             for r, x0 in enumerate(starts)]
+    for x0, path in zip(starts, call_each(impl, calls)):
+        path = _checked_path(path, x0, inputs)
         values = [multi_minima_value(p) for p in path]
         best = path[int(np.argmin(values))]
         hits += bool(np.linalg.norm(best - target) <= _GLOBAL_RADIUS)
@@ -365,24 +380,37 @@ def _reference_restarts(f, local_search, bounds, *, rng, num_restarts):
     return ends[int(np.argmin([f(end) for end in ends]))]
 
 
+class RecordedSearch:
+    """The ``local_search`` handed to random_restarts: :func:`_descend`, recording the starts it
+    is given and the end points it returns. A plain object, so that a grader can run it next to
+    the student's code (by value, like :class:`RecordedPlane`)."""
+
+    travels_by_value = True
+
+    def __init__(self):
+        self.starts: list = []
+        self.ends: list = []
+
+    def __call__(self, x):
+        self.starts.append(np.array(x, dtype=float))
+        self.ends.append(_descend(self.starts[-1]))
+        return self.ends[-1].copy()
+
+
 def _run_restarts(impl, inputs):
     bounds, m = inputs["bounds"], inputs["num_restarts"]
+    searches = [RecordedSearch(), RecordedSearch()]  # twice with the same seed
+    calls = [((multi_minima_value, search, box),
+              {"rng": np.random.default_rng(inputs["seed"]), "num_restarts": m})
+             for search, box in zip(searches, (bounds, bounds.copy()))]
     runs = []
-    for _ in range(2):  # twice with the same seed
-        starts, ends = [], []
-
-        def local_search(x, starts=starts, ends=ends):
-            starts.append(np.array(x, dtype=float))
-            ends.append(_descend(starts[-1]))
-            return ends[-1].copy()
-
-        best = impl(multi_minima_value, local_search, bounds, rng=np.random.default_rng(inputs["seed"]),
-                    num_restarts=m)
+    for search, best in zip(searches, call_each(impl, calls)):
         best = as_array(best, "the point random_restarts returns")
         if best.shape != (2,):
             raise Failure(f"random_restarts must return the best end point, an array of shape "
                           f"(2,) here, got shape {best.shape}")
-        runs.append((np.array(starts).reshape(-1, 2), np.array(ends).reshape(-1, 2), best))
+        runs.append((np.array(search.starts).reshape(-1, 2), np.array(search.ends).reshape(-1, 2),
+                     best))
     (starts, ends, best), (again, _, _) = runs
     draws = {"starts": starts, "ends": ends, "best": best, "bounds": np.asarray(bounds),
              "repeatable": starts.shape == again.shape and np.array_equal(starts, again)}

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gdcheck._engine import Case, Failure, Outputs, Spec, as_array, public_check, verify
+from gdcheck._engine import Case, Failure, Outputs, Spec, as_array, call_each, public_check, verify
 from gdcheck._statistics import KS_LIMIT, Z_LIMIT, Sampled, ks_uniform
 from gdcheck.catalogue_more import CRITICAL_KINDS, KICKS
 from gdlib import landscapes, search
@@ -137,6 +137,20 @@ def _reference_pgd(grad, x0, *, lr, rng, num_steps, g_thresh, radius):
                                              g_thresh=g_thresh, radius=radius, wait=0).path
 
 
+class QuadraticGradient:
+    """The gradient ``H @ x`` of the quadratic saddle ``f(x) = x @ H @ x / 2``, handed to
+    perturbed_gradient_descent. A plain object, so that a grader can run it next to the
+    student's code (by value: no round trip per step)."""
+
+    travels_by_value = True
+
+    def __init__(self, H):
+        self.H = np.array(H, dtype=float)  # a copy: each gradient is its own argument
+
+    def __call__(self, x):
+        return self.H @ np.asarray(x, dtype=float)
+
+
 def _run_pgd(impl, inputs):
     if impl is _reference_pgd:
         return Sampled()  # its kicks are random too and nothing of them is compared: skip them
@@ -144,14 +158,17 @@ def _run_pgd(impl, inputs):
     d = len(H)
     undo = np.linalg.inv(np.eye(d) - lr * H)  # x_{t+1} = (I - lr H)(x_t + xi)
     records = {"small": [], "kicked": [], "kicks": [], "stale_kicks": []}
-    escaped, first = 0, None
-
-    def grad(x):
-        return H @ np.asarray(x, dtype=float)
-
-    def run(r):
-        path = impl(grad, inputs["x0"][r], lr=lr, rng=np.random.default_rng([inputs["seed"], r]),
-                    num_steps=n, g_thresh=inputs["g_thresh"], radius=inputs["radius"])
+    escaped = 0
+    # every run gets its own gradient, Generator and start (call_each: no argument shared by two
+    # calls); the last call repeats the first run (seed and start)
+    runs = list(range(len(inputs["x0"]))) + [0]
+    starts = list(inputs["x0"]) + [inputs["x0"][0].copy()]
+    calls = [((QuadraticGradient(H), x0), {"lr": lr, "rng": np.random.default_rng([inputs["seed"], r]),
+                                           "num_steps": n, "g_thresh": inputs["g_thresh"],
+                                           "radius": inputs["radius"]})
+             for r, x0 in zip(runs, starts)]
+    paths = []
+    for x0, path in zip(starts, call_each(impl, calls)):
         path = as_array(path, "the path perturbed_gradient_descent returns")
         if path.shape != (n + 1, d):
             raise Failure(f"perturbed_gradient_descent must return the path as an array of shape "
@@ -159,13 +176,11 @@ def _run_pgd(impl, inputs):
         if not np.all(np.isfinite(path)):
             step = int(np.argmax(~np.all(np.isfinite(path), axis=1)))
             raise Failure(f"the path contains NaN or infinite values, from path[{step}] on")
-        if not np.array_equal(path[0], inputs["x0"][r]):
+        if not np.array_equal(path[0], x0):
             raise Failure("path[0] must be x0, the start")
-        return path
-
-    for r in range(len(inputs["x0"])):
-        path = run(r)
-        first = path if first is None else first
+        paths.append(path)
+        if len(paths) == len(starts):
+            break  # the repeat: compared below
         before, after = path[:-1], path[1:]
         g = before @ H.T
         kicks = after @ undo.T - before
@@ -176,7 +191,7 @@ def _run_pgd(impl, inputs):
         escaped += bool(0.5 * path[-1] @ H @ path[-1] < 0)
     draws = {key: np.concatenate(value) for key, value in records.items()}
     draws.update(radius=inputs["radius"], dim=d, escaped=escaped, runs=len(inputs["x0"]),
-                 repeatable=bool(np.array_equal(first, run(0))))
+                 repeatable=bool(np.array_equal(paths[0], paths[-1])))
     return Sampled(draws={KICKS: draws})
 
 

@@ -109,7 +109,8 @@ the ranges in brackets are from moments when other jobs were also using the mach
   it uses the same cores, plus the cluster's own processes and the local feedback pool.
 
 Grading one submission takes c = 0.4 s of one core for gradient-descent (0.7-0.9 s under
-load). The slowest assignment takes up to 3 s, and ``grading-report-<id>.csv`` gives the time
+load). The slowest assignment, local-minima, takes up to 3 s (``benchmarks/bench_grading_time.py``
+prints the seconds per student of each assignment), and ``grading-report-<id>.csv`` gives the time
 of each submission. The grading machine spends m = 50-110 ms on each gradebook commit (SQLite)
 and 0.37 s of one core on each feedback page. For N submissions on W worker processes (one per
 core) and L local feedback workers::

@@ -262,7 +262,8 @@ def _grade(pool, course, assignment, folders, refused_folders, options, report, 
     context = {"assignment": assignment, "options": options, "notebooks": notebooks,
                "metadata": {name: src.get("metadata", {}) for name, (src, _) in sources.items()},
                "isolation": iso, "course_root": str(course.root), "secrets": fb.secret_lines(sources),
-               "titles": titles, "book_url": book_url}
+               "titles": titles, "book_url": book_url,
+               "install": sections.install_values(course.root)}
     cells = sum(len(c) for c in notebooks.values())
     budget = STARTUP_SECONDS + min(2 * cells * (options.timeout + 5), options.submission_seconds + 60)
     writer = None

@@ -4,7 +4,9 @@ The feedback is nbgrader's HTML of the autograded notebook (scores from the grad
 with a fixed list of preprocessors whatever nbgrader_config.py says: nbgrader's ``GetGrades``,
 ``ClearHiddenTests`` (plain nbgrader keeps hidden tests in the feedback), tracebacks of test
 cells cut to their last line (the message), a hidden test's message cut to pass/fail and the kind
-of mistake (its details would show the hidden inputs), and nbconvert's CSS. Each student's feedback is made
+of mistake (its details would show the hidden inputs), the install cell's placeholders filled
+from ``course.yml`` (the student repository and branch students install from), and nbconvert's
+CSS. Each student's feedback is made
 from that student's autograded notebook only. Each page is finished for offline reading
 (grading/feedback_pages.py: MathJax from the folder, links to the book, test cells titled by
 what they check, wrapped messages). Then every HTML file is read back as text: if it
@@ -20,11 +22,13 @@ import re
 from pathlib import Path
 
 from nbconvert.preprocessors import Preprocessor
-from traitlets import Bool
+from traitlets import Bool, Dict
 
 from .release import LEAK
 
 TAG = re.compile(r"<[^>]+>")
+# the install cell's placeholders (tools/install_cell.py: PLACEHOLDER)
+PLACEHOLDER = re.compile(r"\{\{\s*(student_repository|branch)\s*\}\}")
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", re.S)
 
 
@@ -38,6 +42,20 @@ class OneLineTestErrors(Preprocessor):
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "error":
                     output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
+        return cell, resources
+
+
+class FillPlaceholders(Preprocessor):
+    """The install cell names the student repository and branch of ``course.yml`` (``values``,
+    from :func:`grading.sections.install_values`), as in the notebooks students got, instead of
+    the source's ``{{ student_repository }}@{{ branch }}``."""
+
+    enabled = Bool(True)
+    values = Dict(config=True)
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "code" and self.values and PLACEHOLDER.search(cell.source or ""):
+            cell.source = PLACEHOLDER.sub(lambda m: self.values.get(m[1], m[0]), cell.source)
         return cell, resources
 
 
@@ -96,10 +114,11 @@ def leaks(page: str, secrets: list[str]) -> list[str]:
 
 
 def generate(course, assignment: str, student: str, secrets: list[str], titles: dict | None = None,
-             book_url: str | None = None) -> dict:
+             book_url: str | None = None, install: dict | None = None) -> dict:
     """Run nbgrader's GenerateFeedback for one student; {"files": [...], "problem": str}.
 
-    Each page is then finished by :func:`grading.feedback_pages.finish` (offline MathJax from
+    The install cell's placeholders get ``install`` (``student_repository``, ``branch``). Each
+    page is then finished by :func:`grading.feedback_pages.finish` (offline MathJax from
     ``mathjax/`` beside it, links to the book at ``book_url``, test cells named by ``titles``:
     notebook -> grade_id -> title) before the check for leaks."""
     import contextlib
@@ -114,7 +133,9 @@ def generate(course, assignment: str, student: str, secrets: list[str], titles: 
 
     config = copy.deepcopy(course.config)
     config.GenerateFeedback.preprocessors = [GetGrades, HiddenTestSummaries, ClearHiddenTests,
-                                             OneLineTestErrors, CSSHTMLHeaderPreprocessor]
+                                             OneLineTestErrors, FillPlaceholders,
+                                             CSSHTMLHeaderPreprocessor]
+    config.FillPlaceholders.values = dict(install or {})
     config.HTMLExporter.template_name = "feedback"
     coursedir = course.coursedir(assignment_id=assignment, student_id=student)
     app = GenerateFeedback(coursedir=coursedir, config=config)

@@ -21,6 +21,8 @@ brings back the result as plain data (grading/codec.py), so
 from __future__ import annotations
 
 import builtins
+import contextlib
+import itertools
 import keyword
 import linecache
 import sys
@@ -96,6 +98,11 @@ class StudentFunction(StudentObject):
 
     def __call__(self, *args, **kwargs):
         return self._bridge.call(self, args, kwargs)
+
+    def __gdcheck_call_each__(self, calls):
+        """gdcheck's ``call_each(fn, calls)``: the calls run in the sandbox in batches (one round
+        trip each), their results come back one by one, in order."""
+        return self._bridge.call_each(self, calls)
 
     @property
     def __globals__(self):
@@ -200,6 +207,46 @@ def forget_student_files() -> None:
 
 # -- the bridge ---------------------------------------------------------------------------------
 
+def _unshared(calls: list) -> int:
+    """How many of ``calls`` can run in one batch: up to the first call that gets a mutable
+    argument an earlier call of the batch got too (the batch sends each call a copy, so that
+    call must see what the earlier ones changed in it, as in a loop: it starts the next batch)."""
+    seen: set[int] = set()
+    for i, (args, kwargs) in enumerate(calls):
+        mutable = {id(v) for v in (*args, *kwargs.values()) if codec.holds_mutable(v)}
+        if i and mutable & seen:
+            return i
+        seen |= mutable
+    return len(calls)
+
+
+# gdcheck's call_each: the first call alone (a result a check refuses usually shows up at once, and
+# the check then stops as it would in a notebook), then batches 8 times larger, up to CALLS_MAX
+CALLS_FIRST, CALLS_GROWTH, CALLS_MAX = 1, 8, 512
+CALLS_BUDGET = 64 << 20  # bytes of replies after which the sandbox ends a batch early
+
+
+class _Unprofiled:
+    """Suspends the profile function (gdcheck's delegation ``Watcher``) while the bridge's own
+    code runs: student code never runs in this process, so the watcher has nothing to see there
+    but would be called for every function of the codec. :meth:`Bridge._serve_callback` puts it
+    back while a grader's callback runs (as it would run under the watcher in a notebook)."""
+
+    def __init__(self):
+        self.profile = None
+
+    def __enter__(self):
+        self.profile = sys.getprofile()
+        if self.profile is not None:
+            sys.setprofile(None)
+        return self
+
+    def __exit__(self, *exc):
+        if self.profile is not None:
+            sys.setprofile(self.profile)
+        return False
+
+
 class Bridge:
     """Requests to one sandbox, with callbacks served, flags and delegation hits collected.
 
@@ -219,9 +266,12 @@ class Bridge:
         self.flags: list[str] = []
         self.hits: list[str] = []
         self.memory_errors = 0
+        self._unprofiled: _Unprofiled | None = None  # while a call or calls request runs
+        self._stream: dict | None = None  # a calls request in flight: {"most": n, "count": read}
 
     def restarted(self) -> None:
         self.generation += 1
+        self._stream = None
         self.refs = self.codec.refs = self.snap_codec.refs = codec.RefTable()
 
     def _remote(self, meta: dict, ref: int):
@@ -238,6 +288,11 @@ class Bridge:
                 self.flags.append(flag[:300])
 
     def request(self, header: dict, blobs=()) -> tuple[dict, list[bytes]]:
+        """Send ``header`` and serve the sandbox's callbacks until its reply (after reading what
+        is left of a ``calls`` request in flight)."""
+        if self._stream is not None:
+            with self._machinery():
+                self._drain()
         self.sandbox.send(header, blobs)
         while True:
             reply, rblobs = self.sandbox.receive(self.deadline)
@@ -263,7 +318,14 @@ class Bridge:
             raise SandboxDied(f"the sandbox broke the protocol: {exc}") from None
         in_place = codec.InPlace(self.snap_codec, args, kwargs)
         try:
-            value = function(*args, **kwargs)
+            if self._unprofiled is not None and self._unprofiled.profile is not None:
+                sys.setprofile(self._unprofiled.profile)
+                try:
+                    value = function(*args, **kwargs)
+                finally:
+                    sys.setprofile(None)
+            else:
+                value = function(*args, **kwargs)
             tree, rblobs = self.codec.encode(value)
         except Exception as exc:
             rblobs = []
@@ -319,10 +381,116 @@ class Bridge:
     def call(self, proxy: StudentFunction, args: tuple, kwargs: dict):
         self._check_generation(proxy)
         watcher = _forbidden_watcher()
-        forbidden = sorted(set(watcher.files.values())) if watcher is not None else []
-        tree, blobs = self.codec.encode([list(args), kwargs])
-        reply, rblobs = self.request({"op": "call", "ref": proxy._ref, "args": tree,
-                                      "forbidden": forbidden}, blobs)
+        with self._machinery():
+            tree, blobs = self.codec.encode([list(args), kwargs])
+            reply, rblobs = self.request({"op": "call", "ref": proxy._ref, "args": tree,
+                                          "forbidden": self._forbidden(watcher)}, blobs)
+            return self._returned(watcher, reply, rblobs, args, kwargs)
+
+    def call_each(self, proxy: StudentFunction, calls):
+        """``proxy(*args, **kwargs)`` for each ``(args, kwargs)`` of ``calls``, in order, as a
+        generator. The calls run in the sandbox in batches (CALLS_FIRST, then CALLS_GROWTH times
+        more, up to CALLS_MAX), one request each; the sandbox sends each call's reply as soon as
+        the call returns, and the check gets it while the next calls run (the two processes work
+        at once). Each result, the arguments its call changed in place and the exception it
+        raised come back as :meth:`call` gives them. A batch stops at the call that raised, and
+        before a call that shares a mutable argument with an earlier call of the batch; when
+        the check stops reading, the next request first tells the sandbox to stop the batch
+        after its current call and drops the replies still coming (nothing of them reaches the
+        check)."""
+        calls = iter(calls)
+        size = CALLS_FIRST
+        while True:
+            pending = [(tuple(args), dict(kwargs)) for args, kwargs in itertools.islice(calls, size)]
+            if not pending:
+                return
+            while pending:
+                self._check_generation(proxy)
+                watcher = _forbidden_watcher()
+                batch = pending[:_unshared(pending)]
+                with self._machinery():
+                    self._drain()
+                    tree, blobs = self.codec.encode([[list(a), k] for a, k in batch])
+                    self.sandbox.send({"op": "calls", "ref": proxy._ref, "calls": tree,
+                                       "forbidden": self._forbidden(watcher),
+                                       "budget": CALLS_BUDGET}, blobs)
+                    self._stream = {"most": len(batch), "count": 0}
+                done = 0
+                while True:
+                    with self._machinery():
+                        got = self._next_item()
+                    if got is None:
+                        break
+                    args, kwargs = batch[done]
+                    done += 1
+                    with self._machinery():
+                        value = self._returned(watcher, got[0], got[1], args, kwargs)
+                    try:
+                        yield value
+                    except GeneratorExit:  # the check stopped reading: stop the batch now
+                        self._stop_stream()
+                        raise
+                pending = pending[done:]
+            size = min(size * CALLS_GROWTH, CALLS_MAX)
+
+    def _next_item(self):
+        """The next call's reply of the ``calls`` request in flight, as (header, blobs); None at
+        the request's final reply. Serves the sandbox's callbacks meanwhile."""
+        stream = self._stream
+        try:
+            while True:
+                reply, rblobs = self.sandbox.receive(self.deadline)
+                self._note_flags(reply)
+                op = reply.get("op")
+                if op == "callback":
+                    self.sandbox.send(*self._serve_callback(reply, rblobs))
+                elif op == "item" and stream["count"] < stream["most"]:
+                    stream["count"] += 1
+                    return reply, rblobs
+                elif op == "result" and reply.get("done") == stream["count"] >= 1:
+                    self._stream = None
+                    return None
+                else:
+                    self.sandbox.stop()
+                    raise SandboxDied(f"the sandbox broke the protocol (sent {str(op)[:40]!r} "
+                                      "during calls)")
+        except BaseException:
+            self._stream = None
+            raise
+
+    def _stop_stream(self) -> None:
+        """Tell the sandbox to end the ``calls`` request in flight after its current call."""
+        if self._stream is not None and not self._stream.get("stopped") and self.sandbox.alive:
+            self._stream["stopped"] = True
+            try:
+                self.sandbox.send({"op": "stop"})
+            except SandboxDied:  # it is gone: nothing left to read either
+                self._stream = None
+
+    def _drain(self) -> None:
+        """Read and drop what is left of a ``calls`` request the check stopped reading, after
+        telling the sandbox to stop it after the call it is running."""
+        self._stop_stream()
+        while self._stream is not None:
+            self._next_item()
+
+    @contextlib.contextmanager
+    def _machinery(self):
+        """The bridge's own work, unprofiled (:class:`_Unprofiled`)."""
+        outer = self._unprofiled
+        with _Unprofiled() as self._unprofiled:
+            try:
+                yield
+            finally:
+                self._unprofiled = outer
+
+    @staticmethod
+    def _forbidden(watcher) -> list[str]:
+        return sorted(set(watcher.files.values())) if watcher is not None else []
+
+    def _returned(self, watcher, reply: dict, rblobs, args, kwargs):
+        """What a call returned (or raise what it raised), after mirroring its in-place changes
+        and recording the forbidden gdlib functions it used."""
         for hit in reply.get("hits") or []:
             hit = str(hit)[:200]
             if watcher is not None and hit not in watcher.hits:
@@ -331,7 +499,7 @@ class Bridge:
                 self.hits.append(hit)
         codec.apply_changes(reply.get("changed"), args, kwargs,
                             lambda subtree: self._decode(subtree, rblobs))
-        if reply.get("op") == "error":
+        if reply.get("op") == "error" or "exc" in reply:
             if (reply.get("exc") or {}).get("type") == "MemoryError":
                 self.memory_errors += 1
             raise_student_error(reply.get("exc") or {})

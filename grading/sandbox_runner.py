@@ -10,6 +10,9 @@ with the instructor's files hidden) and talks to the grader over one socket
 - ``call``: call a referenced object (a student's function) with plain-data arguments; reply
   with the result as plain data, the arguments the call changed in place (so the grader can
   mirror them), and the gdlib functions it used when the grader named some as forbidden;
+- ``calls``: several such calls in a row (gdcheck's ``call_each``), each reply sent as soon as
+  its call returns, so a check that calls a function hundreds of times waits for one round trip
+  instead of hundreds;
 - ``getattr`` on a referenced object;
 - ``globals``: read or set global names of a student's function (what ``fn.__globals__`` gives a
   check in a plain notebook), or *lend* it gdlib's reference of a helper: while a check runs
@@ -28,6 +31,7 @@ from __future__ import annotations
 import inspect
 import os
 import re
+import select
 import socket
 import sys
 
@@ -106,7 +110,9 @@ class Runner:
 
     def dispatch(self, header: dict, blobs) -> None:
         op = header.get("op")
-        handler = {"exec": self.op_exec, "resolve": self.op_resolve, "call": self.op_call,
+        if op == "stop":  # for a batch of calls that ended before it came: nothing to stop
+            return
+        handler = {"exec": self.op_exec, "resolve": self.op_resolve, "call": self.op_call, "calls": self.op_calls,
                    "getattr": self.op_getattr, "globals": self.op_globals, "ping": lambda h, b: ({"op": "result"}, [])}.get(op)
         if handler is None:
             reply, rblobs = {"op": "error", "exc": {"type": "ValueError", "message": f"unknown op {op!r}"}}, []
@@ -224,8 +230,42 @@ class Runner:
     def op_call(self, header, blobs):
         fn = self.refs.get(header.get("ref"))
         args, kwargs = self.codec.decode(header.get("args"), blobs)
+        return self._call(fn, args, kwargs, header.get("forbidden"), "result")
+
+    def op_calls(self, header, blobs):
+        """Several calls of one function, in order (gdcheck's ``call_each``): each call's reply
+        is sent on its own as an ``item`` message, exactly what ``call`` would reply, without
+        waiting for the grader; the batch ends at the first call that raised, or once the
+        replies hold ``budget`` bytes (the grader asks for the rest in another batch), or when
+        the grader says ``stop`` (its check stopped reading: a notebook's loop would have
+        stopped there too)."""
+        fn = self.refs.get(header.get("ref"))
+        calls = self.codec.decode(header.get("calls"), blobs)
+        budget = int(header.get("budget") or 0) or 64 << 20
+        done = sent = 0
+        for args, kwargs in calls:
+            reply, rblobs = self._call(fn, args, kwargs, header.get("forbidden"), "item")
+            self.send(reply, rblobs)
+            done += 1
+            sent += sum(len(b) for b in rblobs)
+            if "exc" in reply or sent > budget or self._stopped():
+                break
+        return {"op": "result", "done": done}, []
+
+    def _stopped(self) -> bool:
+        """Whether the grader sent ``stop`` (the only message it sends during a batch)."""
+        with self.watch.internal():
+            if not select.select([self.sock], [], [], 0)[0]:
+                return False
+            try:
+                header, _ = protocol.recv(self.sock)
+            except protocol.ProtocolError:
+                return True
+        return header.get("op") == "stop"
+
+    def _call(self, fn, args, kwargs, forbidden, op: str):
         in_place = codec.InPlace(self.snap_codec, args, kwargs)
-        forbidden = tuple(sorted(str(m) for m in header.get("forbidden") or []))
+        forbidden = tuple(sorted(str(m) for m in forbidden or []))
         watch = DelegationWatch(self.watch, forbidden)
         key = (id(fn), forbidden)
         if key not in self._static:
@@ -250,7 +290,7 @@ class Runner:
         self.calls += 1
         if self.calls % 25 == 0:  # the next cell is checked anyway; a full check costs milliseconds
             self.watch.check_tampering()
-        reply = {"op": "error" if error else "result", "changed": changed, "hits": watch.hits}
+        reply = {"op": "error" if error and op == "result" else op, "changed": changed, "hits": watch.hits}
         if error:
             reply["exc"] = error
         else:

@@ -13,7 +13,8 @@ A new exercise function or chapter heading goes here (tests/test_class_report.py
 every function of the catalogue is mapped to a heading that exists). The book's base URL comes
 from the course configuration, ``book_url`` of ``course.yml`` read by
 ``tools/course_config.py``; without one, links are relative paths into the locally built book
-(``_build/html``).
+(``_build/html``). The same file gives the student repository and branch that the notebooks'
+install cell names (:func:`install_values`).
 """
 
 from __future__ import annotations
@@ -182,6 +183,33 @@ def _course_config_module():
     return module
 
 
+def _course_file(course_root: Path | None) -> Path | None:
+    """``course.yml`` of ``course_root`` if it has one, else of this repository, else None."""
+    candidates = [Path(course_root) / "course.yml"] if course_root is not None else []
+    candidates.append(REPO_ROOT / "course.yml")
+    return next((p for p in candidates if p.is_file()), None)
+
+
+def _course_setting(course_root: Path | None, key: str):
+    """One setting of ``course.yml``: through ``tools/course_config.py``'s ``load()`` when
+    present (checked and normalised), else read directly; None when there is none."""
+    path = _course_file(course_root)
+    if path is None:
+        return None
+    try:
+        module = _course_config_module()
+        if module is not None:
+            return module.load(path, environ={})[key]
+    except Exception:  # an incomplete course.yml: the setting alone is enough here
+        pass
+    try:
+        import yaml
+        value = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get(key)
+    except Exception:
+        return None
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
 def book_url(course_root: Path | None = None) -> str | None:
     """The published book's address (ending in ``/``), or ``None``.
 
@@ -190,25 +218,22 @@ def book_url(course_root: Path | None = None) -> str | None:
     ``book_url``). ``None`` when no course configuration gives one: links then go to the
     locally built book.
     """
-    candidates = [Path(course_root) / "course.yml"] if course_root is not None else []
-    candidates.append(REPO_ROOT / "course.yml")
-    path = next((p for p in candidates if p.is_file()), None)
-    if path is None:
-        return None
-    try:
-        module = _course_config_module()
-        if module is not None:
-            return module.load(path, environ={})["book_url"]
-    except Exception:  # an incomplete course.yml: its book_url alone is enough here
-        pass
-    try:
-        import yaml
-        value = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("book_url")
-    except Exception:
-        return None
-    if isinstance(value, str) and value.strip().startswith(("https://", "http://")):
-        return value.strip().rstrip("/") + "/"
+    value = _course_setting(course_root, "book_url")
+    if isinstance(value, str) and value.startswith(("https://", "http://")):
+        return value.rstrip("/") + "/"
     return None
+
+
+def install_values(course_root: Path | None = None) -> dict[str, str]:
+    """The values of the install cell's placeholders ``{{ student_repository }}`` and
+    ``{{ branch }}`` (tools/install_cell.py), from ``course.yml`` as :func:`book_url` reads
+    it, the same values the student repository's notebooks get; only those found."""
+    values = {}
+    for key in ("student_repository", "branch"):
+        value = _course_setting(course_root, key)
+        if isinstance(value, str) and value and not any(c in value for c in "\n\r{}\"'"):
+            values[key] = value.rstrip("/") if key == "student_repository" else value
+    return values
 
 
 def rewrite_chapter_links(page: str, base: str | None, start: Path | None = None) -> str:

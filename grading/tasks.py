@@ -27,5 +27,5 @@ def run(task: dict, context: dict, slot: int):
         if root not in _COURSES:
             _COURSES[root] = load_course(Path(root))
         return feedback.generate(_COURSES[root], context["assignment"], task["student"], context["secrets"],
-                                 context.get("titles"), context.get("book_url"))
+                                 context.get("titles"), context.get("book_url"), context.get("install"))
     raise ValueError(f"unknown task kind {task['kind']!r}")

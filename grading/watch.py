@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import operator
 import os
 import sys
 
@@ -26,6 +27,10 @@ WATCHED_MODULES = ("builtins", "numpy", "numpy.testing", "numpy.linalg", "numpy.
 WATCHED_PREFIXES = ("gdcheck", "gdlib")
 PROCESS_EVENTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn",
                   "os.fork", "os.forkpty", "pty.spawn")
+# every event :meth:`Watchers.audit` acts on, besides those starting with PROCESS_EVENTS
+AUDITED_EVENTS = frozenset({"sys.setprofile", "sys.settrace", "sys.addaudithook",
+                            "_thread.start_new_thread", "open", "socket.connect", "socket.bind",
+                            "gc.get_objects", "gc.get_referrers", "gc.get_referents"})
 IGNORED_BUILTINS = {"_", "__", "___", "get_ipython", "exit", "quit", "display", "__IPYTHON__"}
 BENIGN_CALLBACK_MODULES = ("IPython", "matplotlib", "matplotlib_inline", "ipykernel", "ipywidgets")
 
@@ -202,6 +207,10 @@ class Watchers:
         return frame.f_code.co_filename.startswith(self.gdcheck_dir)
 
     def audit(self, event: str, args) -> None:
+        # first, the events this hook has nothing to say about (most of them: builtins.id,
+        # object.__getattr__ for every frame a profile function looks at), at the cost of a lookup
+        if event not in AUDITED_EVENTS and not event.startswith(PROCESS_EVENTS):
+            return
         if self._internal:
             return
         if event in ("sys.setprofile", "sys.settrace") and self._from_gdcheck():
@@ -234,7 +243,9 @@ class Watchers:
         shot = {"modules": {}, "hooks": self._hook_counts()}
         for name, module in modules.items():
             if module is not None:
-                shot["modules"][name] = (module, {k: id(v) for k, v in vars(module).items()})
+                # the objects themselves, compared by identity (``id()`` is an audited event:
+                # thousands of calls to the audit hook)
+                shot["modules"][name] = (module, dict(vars(module)))
         return shot
 
     def _hook_counts(self) -> dict:
@@ -250,26 +261,32 @@ class Watchers:
 
     def check_tampering(self) -> None:
         """Flag what student code changed in the watched modules and IPython's hooks."""
-        old = self.snapshot
+        old, new = self.snapshot, self.take_snapshot()
+        restored = False
         for name, (module, attrs) in old["modules"].items():
             now = sys.modules.get(name)
             if now is not module:
                 self.flag(f"replaced the module {name} in sys.modules")
                 continue
+            now_attrs = new["modules"].get(name, (None, {}))[1]
+            if len(now_attrs) == len(attrs) and all(map(operator.is_, now_attrs.values(), attrs.values())) \
+                    and list(now_attrs) == list(attrs):
+                continue  # the same names bound to the same objects: nothing to look at
             current = vars(module)
-            for key, ident in attrs.items():
+            for key, old_value in attrs.items():
                 if name == "builtins" and key in IGNORED_BUILTINS:
                     continue
                 if key not in current:
                     self.flag(f"deleted {name}.{key}")
-                elif id(current[key]) != ident:
+                elif current[key] is not old_value:
                     if name == "builtins" or not key.startswith("__"):
                         self.flag(f"replaced {name}.{key}")
                 else:
                     continue
                 if name == "builtins":  # this program needs the real builtins
                     current[key] = self.builtins[key]
-        for hook, count in self._hook_counts().items():
+                    restored = True
+        for hook, count in new["hooks"].items():
             if count != old["hooks"].get(hook):
                 self.flag(f"installed an {hook}" if hook[0] in "AIaei" else f"installed a {hook}")
-        self.snapshot = self.take_snapshot()
+        self.snapshot = self.take_snapshot() if restored else new

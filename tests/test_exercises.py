@@ -23,14 +23,23 @@ a fresh ``generate_assignment`` cell by cell and hold no solution, hidden test o
 feedback nbgrader generates must not show hidden tests either.
 
 Grading runs a kernel per notebook, so each assignment is graded once per test session: the
-results are cached on disk under a lock shared by the pytest-xdist workers.
+results are cached on disk under a lock shared by the pytest-xdist workers. They are also kept
+between sessions in ``_build/test-cache/exercises/``, under a digest of everything they depend on
+(the assignment's solutions/ and exercises/ folders, gdcheck/, gdlib/, grading/, the wrong
+variants and honest answers, this file, tools/make_exercises.py, nbgrader_config.py,
+course.yml, requirements.txt, and the versions of Python, nbgrader, nbconvert, nbclient,
+ipykernel, jupyter_client and numpy): a session whose inputs are the same as an earlier one's
+reads that session's results, and any change to them grades afresh. ``GD_TEST_CACHE=0`` grades
+afresh anyway; ``make clean`` empties the cache.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import importlib.util
+import importlib.metadata
 import json
 import os
 import re
@@ -207,6 +216,59 @@ def locked(path: Path, *, block: bool):
         yield True
 
 
+CACHE_DIR = REPO_ROOT / "_build" / "test-cache" / "exercises"
+CACHE_INPUTS = ("gdcheck", "gdlib", "grading", "tests/wrong_variants", "tests/honest_answers",
+                "tests/test_exercises.py", "tools/make_exercises.py", "nbgrader_config.py",
+                "course.yml", "requirements.txt")
+CACHE_PACKAGES = ("nbgrader", "nbconvert", "nbclient", "ipykernel", "jupyter_client", "numpy")
+
+
+def cache_key(assignment: str) -> str:
+    """A digest of everything :func:`grade` depends on for ``assignment`` (see the module's
+    docstring): the same digest, the same results."""
+    digest = hashlib.sha256(sys.version.encode())
+    for package in CACHE_PACKAGES:
+        try:
+            digest.update(f"{package}=={importlib.metadata.version(package)}\n".encode())
+        except importlib.metadata.PackageNotFoundError:
+            digest.update(f"{package} missing\n".encode())
+    roots = [REPO_ROOT / p for p in CACHE_INPUTS]
+    roots += [REPO_ROOT / "solutions" / assignment, REPO_ROOT / "exercises" / assignment]
+    for root in roots:
+        files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+        for path in files:
+            if "__pycache__" in path.parts or ".ipynb_checkpoints" in path.parts \
+                    or path.suffix == ".pyc":
+                continue
+            digest.update(path.relative_to(REPO_ROOT).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() if path.is_file() else b"(missing)")
+            digest.update(b"\0")
+    return digest.hexdigest()[:24]
+
+
+def cached_results(assignment: str) -> Path | None:
+    """Where the results of an earlier session with the same inputs are kept (None: no cache)."""
+    if os.environ.get("GD_TEST_CACHE", "1") in ("0", "", "no", "off"):
+        return None
+    return CACHE_DIR / f"{assignment}-{cache_key(assignment)}.json"
+
+
+def keep_results(assignment: str, kept: Path | None, data: str) -> None:
+    """Keep this session's results for the next one (and only the newest per assignment)."""
+    if kept is None:
+        return
+    try:
+        CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        for old in CACHE_DIR.glob(f"{assignment}-*.json"):
+            if re.fullmatch(rf"{re.escape(assignment)}-[0-9a-f]{{24}}\.json", old.name):
+                old.unlink(missing_ok=True)
+        temp = kept.with_suffix(f".{os.getpid()}.tmp")
+        temp.write_text(data)
+        temp.replace(kept)
+    except OSError:
+        pass
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """assignment -> grading results, computed once per session and shared by xdist workers.
@@ -225,9 +287,15 @@ def graded(tmp_path_factory):
     def grade_if_free(assignment: str, *, block: bool) -> None:
         with locked(root / f"graded-{assignment}.lock", block=block) as mine:
             if mine and not result(assignment).exists():
+                kept = cached_results(assignment)
+                if kept is not None and kept.is_file():
+                    shutil.copyfile(kept, result(assignment))
+                    return
                 course = root / f"course-{assignment}-{os.getpid()}"
                 try:
-                    result(assignment).write_text(json.dumps(grade(assignment, course)))
+                    data = json.dumps(grade(assignment, course))
+                    result(assignment).write_text(data)
+                    keep_results(assignment, kept, data)
                 finally:
                     shutil.rmtree(course, ignore_errors=True)
 

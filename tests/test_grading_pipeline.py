@@ -262,6 +262,128 @@ def test_student_code_receives_real_course_objects_and_functions(tmp_path):
         cleanup_runtime(iso)
 
 
+CALL_EACH_ANSWERS = """
+import numpy as np
+
+ran = []
+
+def chain(f, x, *, rng, fail_at=None):     # records its calls in f, draws from rng, may raise
+    ran.append(float(x))
+    if x == fail_at:
+        raise ValueError(f"no chain from {x}")
+    f(np.array([x, rng.standard_normal()]))
+    return np.array([x, rng.random()])
+
+def how_many():
+    return len(ran)
+
+def cheat(t):                               # delegates to the gdlib reference
+    import gdlib.search
+    return gdlib.search.temperature(t, T0=1.0, schedule="exponential", cooling=0.5)
+"""
+
+
+def test_call_each_runs_batches_in_the_sandbox_as_a_loop_would(tmp_path, monkeypatch):
+    """gdcheck's ``call_each`` through a sandbox gives what the plain loop gives: the results in
+    order, each call's in-place changes (a recording test function, a Generator) mirrored before
+    its result reaches the check, the exception of the call that raised at its place (after the
+    results before it), in batches of 1, then growing, so far fewer round trips than calls; a
+    check that stops early leaves the calls after the current batch unrun."""
+    import time
+
+    from gdcheck._engine import call_each
+    from gdcheck.local_minima import RecordedPlane
+    from grading import proxies
+    from grading.proxies import Bridge
+    from grading.sandbox import Sandbox, cleanup_runtime, prepare_runtime
+
+    def calls_for(starts, fail_at=None):
+        planes = [RecordedPlane(np.array([1.0, 2.0])) for _ in starts]
+        rngs = [np.random.default_rng(int(x)) for x in starts]
+        return planes, rngs, [((f, float(x)), {"rng": r, "fail_at": fail_at})
+                              for f, x, r in zip(planes, starts, rngs)]
+
+    plain_ns: dict = {}
+    exec(CALL_EACH_ANSWERS, plain_ns)
+    iso = prepare_runtime(tmp_path, [])
+    try:
+        sandbox = Sandbox(iso, 6, memory_mb=1024)
+        sandbox.start()
+        bridge = Bridge(sandbox)
+        bridge.deadline = time.monotonic() + 120
+        reply = bridge.exec(CALL_EACH_ANSWERS)
+        assert not any(o.get("output_type") == "error" for o in reply["outputs"]), reply
+        fns = bridge.resolve(["chain", "how_many", "cheat"])
+        requests = []
+        real_send = Sandbox.send
+        monkeypatch.setattr(Sandbox, "send", lambda self, header, *a, **k: (
+            requests.append(header.get("op")), real_send(self, header, *a, **k))[1])
+        starts = range(100)
+        got, expected = calls_for(starts), calls_for(starts)
+        results = list(call_each(fns["chain"], got[2]))
+        plain = list(call_each(plain_ns["chain"], expected[2]))
+        assert len(results) == 100 and all(np.array_equal(a, b) for a, b in zip(results, plain))
+        assert [f.calls for f in got[0]] == [f.calls for f in expected[0]] and got[0][5].calls
+        assert all(a.bit_generator.state == b.bit_generator.state for a, b in zip(got[1], expected[1]))
+        assert requests.count("calls") == 4 and "call" not in requests  # 1 + 8 + 64 + 27 calls
+
+        # the call that raised: the results before it, then its exception, nothing after it
+        before = fns["how_many"]()
+        seen = []
+        with pytest.raises(ValueError, match="no chain from 20.0"):
+            for result in call_each(fns["chain"], calls_for(range(40), fail_at=20.0)[2]):
+                seen.append(float(result[0]))
+        assert seen == [float(x) for x in range(20)] and fns["how_many"]() == before + 21
+
+        # a check that stops at the first result: only the first batch (one call) ran; a check
+        # that stops in the middle of a batch: the sandbox stops it soon (at most the batch),
+        # its other replies are dropped, and the next request gets its own reply
+        before = fns["how_many"]()
+        for _ in call_each(fns["chain"], calls_for(range(40))[2]):
+            break
+        assert fns["how_many"]() == before + 1
+        for k, _ in enumerate(call_each(fns["chain"], calls_for(range(200))[2])):
+            if k == 10:
+                break
+        ran = fns["how_many"]() - before - 1
+        assert 11 <= ran <= 1 + 8 + 64
+        # a check that raises while reading: the batch is stopped as the generator closes
+        stopped_at = fns["how_many"]()
+        results = call_each(fns["chain"], calls_for(range(200))[2])
+        for k, _ in enumerate(results):
+            if k == 10:
+                break
+        results.close()
+        assert bridge._stream is None or bridge._stream.get("stopped")
+        assert fns["how_many"]() - stopped_at <= 1 + 8 + 64
+        ran += fns["how_many"]() - stopped_at
+        with pytest.raises(ValueError):
+            list(call_each(fns["chain"], calls_for(range(5, 40), fail_at=7.0)[2]))
+        assert fns["how_many"]() == before + 1 + ran + 3
+        # a Generator shared by the calls: each call draws where the one before stopped
+        shared = np.random.default_rng(5)
+        planes = [RecordedPlane(np.ones(2)) for _ in range(12)]
+        requests.clear()
+        results = list(call_each(fns["chain"], [((f, 1.0), {"rng": shared}) for f in planes]))
+        plain_rng = np.random.default_rng(5)
+        plain = list(call_each(plain_ns["chain"], [((RecordedPlane(np.ones(2)), 1.0), {"rng": plain_rng})
+                                                   for _ in range(12)]))
+        assert all(np.array_equal(a, b) for a, b in zip(results, plain))
+        assert shared.bit_generator.state == plain_rng.bit_generator.state
+
+        monkeypatch.setattr(proxies, "CALLS_MAX", 4)
+        assert len(list(call_each(fns["chain"], calls_for(range(30))[2]))) == 30
+
+        # the delegation watcher of the running check sees every call of the batch
+        from gdcheck._delegation import Watcher
+        with Watcher(("gdlib.search",)) as watcher:
+            assert list(call_each(fns["cheat"], [((t,), {}) for t in range(3)])) == [1.0, 0.5, 0.25]
+        assert "gdlib.search.temperature" in watcher.hits
+        sandbox.close()
+    finally:
+        cleanup_runtime(iso)
+
+
 # -- feedback and release (from the shared batch) ------------------------------------------------
 
 def _secrets():
@@ -282,6 +404,23 @@ def test_feedback_never_shows_hidden_tests_markers_or_solutions(batch):
         assert not leaks(html, secrets), student
         assert "HIDDEN TESTS" not in html and "MARKER:" not in html, student
     assert not any(batch["feedback_problems"].values()), batch["feedback_problems"]
+
+
+def test_feedback_install_cell_names_the_student_repository_of_course_yml(batch):
+    """The install cell on a feedback page shows ``git+<student repository>@<branch>`` of
+    course.yml (as in the notebooks students got), never an unfilled ``{{ ... }}``."""
+    from grading.sections import install_values
+    values = install_values(Path(batch["course"]))
+    assert set(values) == {"student_repository", "branch"}
+    import html
+    pages = {s: page for s, page in batch["feedback"].items() if page}
+    texts = {s: html.unescape(re.sub(r"<[^>]+>", "", page)) for s, page in pages.items()}
+    graded = [s for s, text in texts.items() if "importlib.util.find_spec" in text]
+    assert graded, "no feedback page shows the install cell"
+    for student, page in pages.items():
+        assert "{{" not in page and "{{" not in texts[student], student
+    for student in graded:
+        assert f"git+{values['student_repository']}@{values['branch']}" in texts[student], student
 
 
 def test_a_hidden_tests_message_keeps_the_mistake_and_drops_the_details():
