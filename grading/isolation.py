@@ -24,7 +24,8 @@ STAGING = "/mnt"
 WRITABLE_TMPFS = ("/tmp", "/var/tmp", "/dev/shm")
 CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWPID, CLONE_NEWIPC, CLONE_NEWUTS = (
     0x00020000, 0x40000000, 0x20000000, 0x08000000, 0x04000000)
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE, MNT_DETACH = 2, 4, 8, 4096, 16384, 1 << 18, 2
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE, MNT_DETACH = (
+    1, 2, 4, 8, 32, 4096, 16384, 1 << 18, 2)
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP = 1, 38, 24
 PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
@@ -123,7 +124,8 @@ def enter_nested(settings: dict, box: str, memory_mb: int) -> None:
     The caller takes new mount, PID, IPC, network and UTS namespaces and stays behind as the
     sandbox's *keeper* (the zygote waits for it and kills it to stop the sandbox). Its child is
     PID 1 of the new PID namespace: it mounts a fresh ``/proc`` (its own processes only) and
-    size-limited tmpfs at ``box``, ``/tmp`` and ``/dev/shm`` (``scratch_mb`` each), copies the
+    size-limited tmpfs at ``box``, ``/tmp`` and ``/dev/shm`` (``scratch_mb`` each; a ``visible``
+    folder below one of them, a venv under /tmp, is bound back read-only), copies the
     assignment's data files into ``box``, drops every capability, sets the limits, and forks the
     process that returns from here to run student code (PID 2). PID 1 reaps orphans and exits
     with PID 2's status; when it exits, the kernel kills every process left in the namespace,
@@ -136,9 +138,19 @@ def enter_nested(settings: dict, box: str, memory_mb: int) -> None:
     _check(c.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
     _check(c.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None), "mount /proc")
     options = f"size={int(settings.get('scratch_mb', 64))}m,mode=1777".encode()
-    for path in (box, "/tmp", "/dev/shm"):
+    scratch = (box, "/tmp", "/dev/shm")
+    # what the runtime needs below a scratch folder (a venv under /tmp) is held open, then bound back
+    held = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in settings.get("visible", ())
+            if any(inside(path, root) and path != root for root in scratch)}
+    for path in scratch:
         os.makedirs(path, exist_ok=True)
         _check(c.mount(b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options), f"scratch {path}")
+    for path, fd in held.items():
+        os.makedirs(path, exist_ok=True)
+        _check(c.mount(f"/proc/self/fd/{fd}".encode(), path.encode(), None, MS_BIND | MS_REC, None), f"keep {path}")
+        _check(c.mount(None, path.encode(), None, MS_BIND | MS_REMOUNT | MS_RDONLY | _locked_flags(path), None),
+               f"read-only {path}")
+        os.close(fd)
     data = settings.get("data")
     for name in sorted(os.listdir(data)) if data else ():
         shutil.copyfile(os.path.join(data, name), os.path.join(box, name))
@@ -147,6 +159,17 @@ def enter_nested(settings: dict, box: str, memory_mb: int) -> None:
     _apply_limits(settings, memory_mb)
     _relay(os.fork(), init=True)
     c.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def _locked_flags(path: str) -> int:
+    """The mount flags of ``path`` a remount inside a user namespace must keep."""
+    found = os.statvfs(path).f_flag
+    flags = 0
+    for st, ms in ((os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV), (os.ST_NOEXEC, MS_NOEXEC),
+                   (os.ST_NOATIME, 1024), (os.ST_NODIRATIME, 2048), (os.ST_RELATIME, 1 << 21)):
+        if found & st:
+            flags |= ms
+    return flags
 
 
 def _relay(pid: int, *, init: bool) -> None:

@@ -99,6 +99,7 @@ class Isolation:
         return {"hidden": self.hidden, "keep": self.keep, "as_root": self.as_root,
                 "namespaces": self.namespaces, "network_namespace": self.network_namespace,
                 "bubblewrap": self.bubblewrap, "scratch_mb": self.scratch_mb, "data": self.data_inside,
+                "visible": [inside for _, inside in self.visible],
                 "cpu_seconds": self.cpu_seconds}
 
     @property

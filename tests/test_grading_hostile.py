@@ -139,6 +139,14 @@ try:
     print("RUNLOCK wrote")
 except Exception as exc:
     print("RUNLOCK", type(exc).__name__)
+import sys
+for folder in [p for p in sys.path if p.endswith("site-packages")]:
+    try:
+        with open(os.path.join(folder, "gd-hostile.pth"), "w") as handle:
+            handle.write("import os")
+        print("VENV wrote", folder)
+    except Exception as exc:
+        print("VENV", type(exc).__name__)
 probe = socket.socket()
 probe.settimeout(2)
 try:
@@ -412,7 +420,11 @@ def test_host_ipc_sockets_run_and_network_are_unreachable(hostile):
     assert hostile["shm_new"] == [], "a SysV segment outlived the sandbox"
     assert "RUNLOCK wrote" not in text and not hostile["run_lock"]
     assert "NET connected" not in text and not hostile["connected"]
-    assert "LIST /run FileNotFoundError" in text and "LIST /tmp []" in text, text[-2000:]
+    assert "VENV wrote" not in text and "VENV " in text
+    # /tmp is the sandbox's own, empty but for the folders above a venv kept there (a clone in /tmp)
+    kept = sorted({Path(p).parts[2] for p in (os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix))
+                   if p.startswith("/tmp/")})
+    assert "LIST /run FileNotFoundError" in text and f"LIST /tmp {kept!r}" in text, text[-2000:]
 
 
 def test_processes_and_disk_are_bounded(hostile):
