@@ -69,6 +69,8 @@ FUNCTION_SECTIONS = {
     "rmsprop_step": (_OPT, _ADAPTIVE),
     "adam_init": (_OPT, _ADAPTIVE),
     "adam_step": (_OPT, _ADAPTIVE),
+    "adamw_init": (_OPT, _ADAPTIVE),
+    "adamw_step": (_OPT, _ADAPTIVE),
     "acceptance_probability": (_MIN, "Simulated annealing"),
     "temperature": (_MIN, "Simulated annealing"),
     "simulated_annealing": (_MIN, "Simulated annealing"),
