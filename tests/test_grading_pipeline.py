@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import pickle
@@ -177,6 +178,27 @@ def test_the_sandbox_runs_in_each_isolation_mode(tmp_path, mode):
         cleanup_runtime(iso)
 
 
+@contextlib.contextmanager
+def _answers_in_sandbox(tmp_path, slot: int, answers: str):
+    """A real sandbox that has run ``answers`` without an error, and the bridge to it."""
+    import time
+
+    from grading.proxies import Bridge
+    from grading.sandbox import Sandbox, cleanup_runtime, prepare_runtime
+    iso = prepare_runtime(tmp_path, [])
+    try:
+        sandbox = Sandbox(iso, slot, memory_mb=1024)
+        sandbox.start()
+        bridge = Bridge(sandbox)
+        bridge.deadline = time.monotonic() + 120
+        reply = bridge.exec(answers)
+        assert not any(o.get("output_type") == "error" for o in reply["outputs"]), reply
+        yield bridge
+        sandbox.close()
+    finally:
+        cleanup_runtime(iso)
+
+
 # -- fidelity: student code gets the real thing ---------------------------------------------------
 
 FIDELITY_ANSWERS = """
@@ -216,22 +238,11 @@ def test_student_code_receives_real_course_objects_and_functions(tmp_path):
     """What crosses to student code is exactly what the test cell passes in a notebook: a gdlib
     model it can call methods of, gdlib functions, a Generator whose draws by a callback are
     seen by the next call; in-place changes come back; error messages name no grader class."""
-    import time
-
     import gdlib.activations
     from gdcheck._delegation import reference_helpers
     from gdlib.model import MLP
     from gdlib.train import iterate_minibatches
-    from grading.proxies import Bridge
-    from grading.sandbox import Sandbox, cleanup_runtime, prepare_runtime
-    iso = prepare_runtime(tmp_path, [])
-    try:
-        sandbox = Sandbox(iso, 7, memory_mb=1024)
-        sandbox.start()
-        bridge = Bridge(sandbox)
-        bridge.deadline = time.monotonic() + 120
-        reply = bridge.exec(FIDELITY_ANSWERS)
-        assert not any(o.get("output_type") == "error" for o in reply["outputs"]), reply
+    with _answers_in_sandbox(tmp_path, 7, FIDELITY_ANSWERS) as bridge:
         fns = bridge.resolve(["norms", "kind", "apply", "two_epochs", "grow", "missing", "uses_helper"])
         rng = np.random.default_rng(3)
         model = MLP((4, 5, 3), "tanh", rng=rng)
@@ -257,9 +268,6 @@ def test_student_code_receives_real_course_objects_and_functions(tmp_path):
         with reference_helpers(fns["uses_helper"], (("helper", gdlib.activations.relu),)):
             assert fns["uses_helper"](np.array([2.0])).tolist() == [3.0]
         assert fns["uses_helper"](1) == -999  # the student's helper is back
-        sandbox.close()
-    finally:
-        cleanup_runtime(iso)
 
 
 CALL_EACH_ANSWERS = """
@@ -289,13 +297,10 @@ def test_call_each_runs_batches_in_the_sandbox_as_a_loop_would(tmp_path, monkeyp
     its result reaches the check, the exception of the call that raised at its place (after the
     results before it), in batches of 1, then growing, so far fewer round trips than calls; a
     check that stops early leaves the calls after the current batch unrun."""
-    import time
-
     from gdcheck._engine import call_each
     from gdcheck.local_minima import RecordedPlane
     from grading import proxies
-    from grading.proxies import Bridge
-    from grading.sandbox import Sandbox, cleanup_runtime, prepare_runtime
+    from grading.sandbox import Sandbox
 
     def calls_for(starts, fail_at=None):
         planes = [RecordedPlane(np.array([1.0, 2.0])) for _ in starts]
@@ -305,14 +310,7 @@ def test_call_each_runs_batches_in_the_sandbox_as_a_loop_would(tmp_path, monkeyp
 
     plain_ns: dict = {}
     exec(CALL_EACH_ANSWERS, plain_ns)
-    iso = prepare_runtime(tmp_path, [])
-    try:
-        sandbox = Sandbox(iso, 6, memory_mb=1024)
-        sandbox.start()
-        bridge = Bridge(sandbox)
-        bridge.deadline = time.monotonic() + 120
-        reply = bridge.exec(CALL_EACH_ANSWERS)
-        assert not any(o.get("output_type") == "error" for o in reply["outputs"]), reply
+    with _answers_in_sandbox(tmp_path, 6, CALL_EACH_ANSWERS) as bridge:
         fns = bridge.resolve(["chain", "how_many", "cheat"])
         requests = []
         real_send = Sandbox.send
@@ -379,9 +377,6 @@ def test_call_each_runs_batches_in_the_sandbox_as_a_loop_would(tmp_path, monkeyp
         with Watcher(("gdlib.search",)) as watcher:
             assert list(call_each(fns["cheat"], [((t,), {}) for t in range(3)])) == [1.0, 0.5, 0.25]
         assert "gdlib.search.temperature" in watcher.hits
-        sandbox.close()
-    finally:
-        cleanup_runtime(iso)
 
 
 # -- feedback and release (from the shared batch) ------------------------------------------------
