@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import collections
 import inspect
-import json
 import keyword
 import math
 import sys
