@@ -11,13 +11,12 @@ generated from in ``meta`` so a chapter can check what a network learned against
   verified by SHA-256); :func:`read_idx` and :func:`write_idx` read and write the format.
 
 This module holds :func:`load_digits` and :func:`house_prices` (with :data:`HOUSE_FEATURES` and
-:data:`HOUSE_EFFECTS`); the rest lives in three modules and is re-exported here, so every
-``from gdlib.datasets import ...`` keeps working:
+:data:`HOUSE_EFFECTS`); the rest of :mod:`gdlib.data` lives in three modules:
 
-- :mod:`gdlib.splits`: :class:`Split` and the splitting helpers every loader shares;
-- :mod:`gdlib.mnist`: :func:`load_mnist`, :func:`read_idx`, :func:`write_idx`,
+- :mod:`gdlib.data.splits`: :class:`Split` and the splitting helpers every loader shares;
+- :mod:`gdlib.data.mnist`: :func:`load_mnist`, :func:`read_idx`, :func:`write_idx`,
   :data:`MNIST_URL`, :data:`MNIST_FILES` and :data:`MNIST_SHA256`;
-- :mod:`gdlib.sequences`: :func:`price_series`, :func:`sentiment` and :func:`next_token`.
+- :mod:`gdlib.data.sequences`: :func:`price_series`, :func:`sentiment` and :func:`next_token`.
 
 Introduced in the chapter *Training a network: mini-batches, epochs and data*.
 """
@@ -31,16 +30,11 @@ from pathlib import Path
 import numpy as np
 
 from gdlib._validate import check_positive_number
-from gdlib.mnist import MNIST_FILES, MNIST_SHA256, MNIST_URL, load_mnist, read_idx, write_idx
-from gdlib.sequences import next_token, price_series, sentiment
-from gdlib.splits import (
+from gdlib.data.splits import (
     Split, _check_fracs, _check_n, _check_seed, _random_split, _stratified_split, _take,
 )
 
-__all__ = [
-    "Split", "load_digits", "load_mnist", "read_idx", "write_idx", "house_prices",
-    "price_series", "sentiment", "next_token", "MNIST_URL", "MNIST_SHA256", "MNIST_FILES",
-]
+__all__ = ["load_digits", "house_prices", "HOUSE_FEATURES", "HOUSE_EFFECTS"]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,11 +1,11 @@
 r"""MNIST from its IDX files: a reader, a writer, and a checksum-verified download and cache.
 
 - :func:`load_mnist`: the real MNIST from its four IDX files (optionally downloaded once and
-  verified by SHA-256) as a :class:`~gdlib.splits.Split`;
+  verified by SHA-256) as a :class:`~gdlib.data.Split`;
 - :func:`read_idx` and :func:`write_idx` read and write the format.
 
-:mod:`gdlib.datasets` re-exports every public name here, with the course's other data sets (its
-offline MNIST stand-in is :func:`gdlib.datasets.load_digits`). Introduced in the chapter
+:mod:`gdlib.data` gathers every public name here with the course's other data sets (its
+offline MNIST stand-in is :func:`gdlib.data.load_digits`). Introduced in the chapter
 *Training a network: mini-batches, epochs and data*.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from gdlib._validate import check_fraction
-from gdlib.splits import Split
+from gdlib.data.splits import Split
 
 __all__ = ["load_mnist", "read_idx", "write_idx", "MNIST_URL", "MNIST_SHA256", "MNIST_FILES"]
 
@@ -215,7 +215,7 @@ def load_mnist(path=None, *, cache_dir=None, download: bool = False, url: str = 
                 f"MNIST file {name!r} not found in {where}. Either download the four files "
                 f"{', '.join(MNIST_FILES)} from {url} into one folder and pass path=that folder, "
                 "or call load_mnist(download=True) once (needs network access). "
-                "For offline work use gdlib.datasets.load_digits()."
+                "For offline work use gdlib.data.load_digits()."
             )
         files[name] = found
     arrays = [read_idx(files[name]) for name in MNIST_FILES]

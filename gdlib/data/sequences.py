@@ -8,7 +8,7 @@ Each stands in for data the source article used and records the truth it was gen
 - :func:`next_token`: text from a random Markov chain with a known best accuracy (a
   language-model corpus).
 
-Each returns a :class:`~gdlib.splits.Split`; :mod:`gdlib.datasets` re-exports all three, with the
+Each returns a :class:`~gdlib.data.Split`; :mod:`gdlib.data` gathers all three with the
 course's other data sets. Introduced in the chapter *Training a network: mini-batches, epochs
 and data*.
 """
@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from gdlib._validate import check_fraction, check_positive_int, check_positive_number
-from gdlib.splits import (
+from gdlib.data.splits import (
     Split, _check_fracs, _check_n, _check_seed, _part_sizes, _random_split, _stratified_split,
     _take,
 )

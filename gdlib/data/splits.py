@@ -1,10 +1,9 @@
-r"""The :class:`Split` every loader of :mod:`gdlib.datasets` returns, and how data are split.
+r"""The :class:`Split` every loader of :mod:`gdlib.data.datasets` returns, and how data are split.
 
 A :class:`Split` holds the training, validation and test parts of a data set. The private
 helpers here check the arguments every loader shares (``seed``, ``val_frac``, ``test_frac``,
 sizes) and cut a data set into three disjoint parts, at random or stratified by class; they are
-used by :mod:`gdlib.datasets`, :mod:`gdlib.mnist` and :mod:`gdlib.sequences`.
-:mod:`gdlib.datasets` re-exports :class:`Split`.
+used by :mod:`gdlib.data.datasets`, :mod:`gdlib.data.mnist` and :mod:`gdlib.data.sequences`.
 
 Introduced in the chapter *Training a network: mini-batches, epochs and data*.
 """

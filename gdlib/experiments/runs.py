@@ -1,10 +1,10 @@
 r"""Runners for the experiments lab: the article's tables of losses, gradients and accuracies.
 
 Each runner trains small gdlib models on an offline stand-in for the article's data, for every
-setting of one table row and every seed, and returns a :class:`~gdlib.lab_results.LabResult`.
+setting of one table row and every seed, and returns a :class:`~gdlib.experiments.LabResult`.
 Every run draws its initial weights, batch order and dropout masks from one
 ``numpy.random.default_rng(seed)``, so all metrics except times are reproducible. The two
-timing tables (5 and 8) are in :mod:`gdlib.lab_timing`.
+timing tables (5 and 8) are in :mod:`gdlib.experiments.timing`.
 
 Introduced in the chapter *Experiments lab* (``chapters/11-lab``).
 """
@@ -18,15 +18,12 @@ import numpy as np
 from gdlib._validate import (
     _show, check_fraction, check_lr, check_positive_int, check_positive_number,
 )
-from gdlib.cnn import CNN
-from gdlib.datasets import HOUSE_FEATURES, house_prices, load_digits, next_token, sentiment
-from gdlib.lab_results import (
+from gdlib.data import HOUSE_FEATURES, house_prices, load_digits, next_token, sentiment
+from gdlib.experiments.results import (
     SEEDS, LabResult, _check_rows, _check_seeds, _grad_norms_first_epoch, _padded,
 )
-from gdlib.lab_timing import fit_cpu_timed
-from gdlib.losses import softmax_cross_entropy
-from gdlib.model import MLP
-from gdlib.rnn import RNNClassifier
+from gdlib.experiments.timing import fit_cpu_timed
+from gdlib.nn import CNN, MLP, RNNClassifier, softmax_cross_entropy
 from gdlib.train import fit
 
 __all__ = [
@@ -121,7 +118,7 @@ def gradient_per_feature(*, seeds=SEEDS, n: int = 1000, hidden: int = 16, num_ep
                          lr: float = 0.01, batch_size: int = 32) -> LabResult:
     r"""Five candidate "gradient magnitudes per feature" on synthetic house prices.
 
-    The data (:func:`gdlib.datasets.house_prices`, drawn with each seed) have standardised
+    The data (:func:`gdlib.data.house_prices`, drawn with each seed) have standardised
     features :math:`z_j = (x_j - \bar x_j)/s_j` and a known linear effect :math:`\beta_j` per
     standard deviation. A network :math:`5 \to` ``hidden`` :math:`\to 1` (ReLU, squared error)
     is trained with Adam; then, per feature :math:`j`:
@@ -248,7 +245,7 @@ def regularization(strengths=((0.01, 0.01), (0.001, 0.01), (0.01, 0.001), (0.001
     r"""A small CNN on the digits for each ``(l1, l2)`` pair, trained by mini-batch SGD.
 
     The objective is :math:`J = \mathrm{CE} + \lambda_1 \sum_l \lVert W_l\rVert_1 +
-    \frac{\lambda_2}{2} \sum_l \lVert W_l \rVert_F^2` (:class:`gdlib.cnn.CNN`).
+    \frac{\lambda_2}{2} \sum_l \lVert W_l \rVert_F^2` (:class:`gdlib.nn.CNN`).
 
     Returns
     -------
@@ -343,7 +340,7 @@ def dropout_accuracy(rates=(0.0, 0.2, 0.5, 0.8), *, seeds=SEEDS, num_epochs: int
                      context: int = 8, lr: float = 0.01) -> LabResult:
     r"""A recurrent next-token predictor (a tiny language model) for each dropout rate.
 
-    Data: :func:`gdlib.datasets.next_token`, text from a random Markov chain whose best possible
+    Data: :func:`gdlib.data.next_token`, text from a random Markov chain whose best possible
     accuracy is known (``config["bayes_accuracy"]``). Model: embedding, vanilla RNN, inverted
     dropout on the last hidden state, softmax over the vocabulary; Adam.
 

@@ -18,10 +18,9 @@ import time
 import numpy as np
 
 from gdlib._validate import check_positive_int
-from gdlib.datasets import load_digits, price_series
-from gdlib.lab_results import SEEDS, LabResult, _check_rows, _check_seeds, _stack
-from gdlib.residual import ResidualMLP, num_blocks_for_depth
-from gdlib.rnn import RNNRegressor
+from gdlib.data import load_digits, price_series
+from gdlib.experiments.results import SEEDS, LabResult, _check_rows, _check_seeds, _stack
+from gdlib.nn import ResidualMLP, num_blocks_for_depth, RNNRegressor
 from gdlib.train import evaluate, fit
 
 __all__ = ["fit_cpu_timed", "batch_size_time", "depth_time"]
@@ -166,7 +165,7 @@ def depth_time(depths=(20, 32, 44, 56), *, seeds=SEEDS, num_epochs: int = 4, wid
     (see :func:`_timed_epochs_interleaved`).
 
     Depth counts weight layers, :math:`2B + 2` for :math:`B` residual blocks
-    (:func:`gdlib.residual.num_blocks_for_depth`); every block costs the same, so the time of
+    (:func:`gdlib.nn.num_blocks_for_depth`); every block costs the same, so the time of
     an epoch should be :math:`t(\text{depth}) = a + c \cdot \text{depth}` (:func:`fit_line`).
 
     Returns

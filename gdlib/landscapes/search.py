@@ -20,7 +20,9 @@ from gdlib._validate import (
     _show, check_array, check_fraction, check_lr, check_positive_int, check_positive_number,
     check_rng,
 )
-from gdlib.landscapes import MAX_ABS, DivergenceWarning, Landscape, trace_many
+from gdlib.landscapes.trajectories import MAX_ABS, trace_many
+from gdlib.train import DivergenceWarning
+from gdlib.landscapes.types import Landscape
 
 SCHEDULES = ("exponential", "log", "linear")
 

@@ -9,12 +9,11 @@ returns shape ``p.shape[:-1]``; ``grad(p)`` returns the shape of ``p``; ``hessia
 This module builds the landscapes (:func:`quadratic`, :func:`rosenbrock`, :func:`multi_minima`,
 :func:`saddle`, :func:`monkey_saddle`; by name through :data:`LANDSCAPES` and
 :func:`get_landscape`) and classifies and finds critical points (:func:`classify_critical_point`,
-:func:`find_critical_points`). The rest lives in two modules and is re-exported here, so every
-``from gdlib.landscapes import ...`` keeps working:
+:func:`find_critical_points`). The rest of :mod:`gdlib.landscapes` lives beside it:
 
-- :mod:`gdlib.landscape_types`: the records :class:`Landscape` and :class:`CriticalPoint`, and
+- :mod:`gdlib.landscapes.types`: the records :class:`Landscape` and :class:`CriticalPoint`, and
   :data:`KINDS`;
-- :mod:`gdlib.trajectories`: :func:`trace` runs any update rule of :mod:`gdlib.optim` (or a
+- :mod:`gdlib.landscapes.trajectories`: :func:`trace` runs any update rule of :mod:`gdlib.optim` (or a
   student's own ``(init, step)`` pair) from one start and stops cleanly, with a
   :class:`DivergenceWarning`, when the iterates blow up; :func:`trace_many` runs many starts at
   once, for basin-of-attraction maps and sliders (with :class:`Trace`, :class:`TraceBatch`,
@@ -33,19 +32,11 @@ from typing import Callable
 import numpy as np
 
 from gdlib._validate import _show, check_array, check_positive_number
-from gdlib.landscape_types import KINDS, CriticalPoint, Landscape
-from gdlib.trajectories import (
-    MAX_ABS, VALUE_GROWTH, DivergenceWarning, Trace, TraceBatch, trace, trace_many,
-)
+from gdlib.landscapes.types import CriticalPoint, Landscape
 
 __all__ = [
-    # built here
     "quadratic", "rosenbrock", "multi_minima", "saddle", "monkey_saddle", "LANDSCAPES",
     "get_landscape", "classify_critical_point", "find_critical_points",
-    # from gdlib.landscape_types
-    "KINDS", "CriticalPoint", "Landscape",
-    # from gdlib.trajectories
-    "MAX_ABS", "VALUE_GROWTH", "DivergenceWarning", "Trace", "TraceBatch", "trace", "trace_many",
 ]
 
 

@@ -5,9 +5,8 @@ pair) from one start and stops cleanly, with a :class:`DivergenceWarning`, when 
 up; :func:`trace_many` runs many starts at once, for basin-of-attraction maps and sliders. A run
 is a :class:`Trace`, many runs a :class:`TraceBatch`.
 
-The landscapes are built in :mod:`gdlib.landscapes` (which re-exports everything here, so
-``from gdlib.landscapes import trace`` keeps working) from the records of
-:mod:`gdlib.landscape_types`. Introduced in the chapter *Gradient descent from first principles*
+The landscapes are built in :mod:`gdlib.landscapes.surfaces` from the records of
+:mod:`gdlib.landscapes.types`. Introduced in the chapter *Gradient descent from first principles*
 (chapter 2).
 """
 
@@ -19,13 +18,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from gdlib._validate import _show, check_array, check_lr, check_positive_int
-from gdlib.landscape_types import Landscape
+from gdlib.landscapes.types import Landscape
 from gdlib.optim import Rule, check_hyper, get_rule
 # One warning class for every run that blows up, on a landscape or in training.
-from gdlib.train import DivergenceWarning  # noqa: F401  (re-exported)
+from gdlib.train import DivergenceWarning
 
 __all__ = [
-    "MAX_ABS", "VALUE_GROWTH", "DivergenceWarning", "Trace", "TraceBatch", "trace", "trace_many",
+    "MAX_ABS", "VALUE_GROWTH", "Trace", "TraceBatch", "trace", "trace_many",
 ]
 
 #: A run has diverged once a coordinate leaves [-MAX_ABS, MAX_ABS].

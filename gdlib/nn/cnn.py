@@ -2,7 +2,7 @@
 
 Introduced in the chapter *Experiments lab*, which re-measures an article's claim about
 convolutional networks on images (the 8x8 digits). The layers are the pure functions of
-:mod:`gdlib.conv`; :class:`CNN` chains them and has :class:`gdlib.model.MLP`'s interface, so it
+:mod:`gdlib.nn.conv`; :class:`CNN` chains them and has :class:`gdlib.nn.MLP`'s interface, so it
 trains with :func:`gdlib.train.fit`.
 """
 
@@ -12,9 +12,9 @@ import copy
 
 import numpy as np
 
-from gdlib._classifier import LogitClassifier, _dropout_rng
+from gdlib.nn._classifier import LogitClassifier, _dropout_rng
 from gdlib._validate import check_array, check_fraction, check_positive_int, check_positive_number, check_rng
-from gdlib.conv import (
+from gdlib.nn.conv import (
     _conv2d_backward, _conv2d_forward, _maxpool2d_backward, _maxpool2d_forward, _output_size,
     flatten_backward, flatten_forward,
 )
@@ -23,10 +23,10 @@ __all__ = ["CNN"]
 
 
 def _activation_pair(activation):
-    """``(f, fprime)`` for a name in ``gdlib.activations.ACTIVATIONS`` or a given pair."""
+    """``(f, fprime)`` for a name in ``gdlib.nn.ACTIVATIONS`` or a given pair."""
     if isinstance(activation, tuple) and len(activation) == 2 and all(map(callable, activation)):
         return activation
-    from gdlib.activations import get_activation
+    from gdlib.nn.activations import get_activation
 
     return get_activation(activation)
 
@@ -36,7 +36,7 @@ def _add_penalties(params: dict, grads: dict, l1: float, l2: float) -> float:
 
     :math:`\frac{\lambda_2}{2}\sum\lVert W\rVert_F^2 + \lambda_1 \sum \lVert W \rVert_1`, with
     gradient :math:`\lambda_2 W + \lambda_1 \operatorname{sign}(W)` and sign(0) = 0, as
-    ``gdlib.layers.l2_penalty`` and ``l1_penalty`` (which refuse non-finite weights; here a
+    ``gdlib.nn.l2_penalty`` and ``l1_penalty`` (which refuse non-finite weights; here a
     diverged model must report a NaN loss instead).
     """
     total = 0.0
@@ -65,7 +65,7 @@ class CNN(LogitClassifier):
             + \lambda_1 \sum_l \lVert W_l \rVert_1 .
 
     Introduced in the chapter *Experiments lab* (the "CNN on images" table, on the 8x8 digits).
-    Same interface as :class:`gdlib.model.MLP`, so it trains with ``gdlib.train.fit``.
+    Same interface as :class:`gdlib.nn.MLP`, so it trains with ``gdlib.train.fit``.
 
     Parameters
     ----------
@@ -80,7 +80,7 @@ class CNN(LogitClassifier):
     rng : numpy.random.Generator or int
         Source of the initial weights (He normal, biases 0); keyword-only and required.
     activation : str or (callable, callable), default "relu"
-        A name in :data:`gdlib.activations.ACTIVATIONS` or a pair ``(f, fprime)``; used after
+        A name in :data:`gdlib.nn.ACTIVATIONS` or a pair ``(f, fprime)``; used after
         the convolution and after the hidden dense layer.
     l1, l2 : float >= 0, default 0.0
         Penalties on the weights ``W1, W2, W3`` only (not the biases); the L1 subgradient uses
@@ -104,7 +104,7 @@ class CNN(LogitClassifier):
     def __init__(self, in_shape=(1, 8, 8), num_filters: int = 8, kernel: int = 3, hidden: int = 32,
                  num_classes: int = 10, *, rng, activation="relu", l1: float = 0.0, l2: float = 0.0,
                  dropout: float = 0.0):
-        from gdlib.layers import he_init
+        from gdlib.nn.layers import he_init
 
         shape = tuple(in_shape) if isinstance(in_shape, (tuple, list)) else None
         if shape is None or len(shape) != 3:
@@ -163,7 +163,7 @@ class CNN(LogitClassifier):
 
     def _forward(self, X: np.ndarray, rng):
         """Logits (n, num_classes) and what the backward pass needs; ``rng`` None: no dropout."""
-        from gdlib.layers import dropout_forward
+        from gdlib.nn.layers import dropout_forward
 
         p = self.params
         Z1, conv_cache = _conv2d_forward(X, p["W1"], p["b1"], 1, self.pad)
@@ -182,8 +182,8 @@ class CNN(LogitClassifier):
         ``dropout > 0``. An int seed gives the same mask on every call (for gradient checks).
         Returns ``(loss, grads)`` with ``grads`` keyed like :attr:`params`.
         """
-        from gdlib.layers import dropout_backward
-        from gdlib.losses import _check_class_labels, _softmax_cross_entropy
+        from gdlib.nn.layers import dropout_backward
+        from gdlib.nn.losses import _check_class_labels, _softmax_cross_entropy
 
         X = self._images(X)
         y = _check_class_labels(y, len(X), self.num_classes)

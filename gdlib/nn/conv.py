@@ -13,8 +13,8 @@ Every layer is a pair of pure functions in the CS231n style::
 Images are stored channels first, ``X`` of shape ``(n, c, h, w)``. The convolution is computed
 with *im2col*: every ``kh x kw`` window of every image becomes one column of a matrix (built
 from a ``numpy.lib.stride_tricks.sliding_window_view``), so that the whole layer is one
-matrix product, with no Python loop over examples. :class:`gdlib.cnn.CNN` chains them into
-the network of the lab (re-exported here, so ``from gdlib.conv import CNN`` keeps working).
+matrix product, with no Python loop over examples. :class:`gdlib.nn.CNN` chains them into
+the network of the lab.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ __all__ = [
     "avgpool2d_backward",
     "flatten_forward",
     "flatten_backward",
-    "CNN",
 ]
 
 
@@ -291,14 +290,3 @@ def flatten_forward(X):
 def flatten_backward(dout, cache):
     """Backward pass of :func:`flatten_forward`: reshape the gradient back to the input's shape."""
     return np.asarray(dout).reshape(cache)
-
-
-
-def __getattr__(name: str):
-    """``gdlib.conv.CNN``, which moved to :mod:`gdlib.cnn` (imported on first use: it imports
-    the layers of this module)."""
-    if name == "CNN":
-        from gdlib.cnn import CNN
-
-        return CNN
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,8 +7,8 @@ cache and returns the gradients with respect to each input::
     out, cache = dense_forward(X, W, b)
     dX, dW, db = dense_backward(dout, cache)
 
-Convolutional, recurrent and residual layers follow the same pattern in ``gdlib.conv``,
-``gdlib.rnn`` and ``gdlib.residual``.
+Convolutional, recurrent and residual layers follow the same pattern in ``gdlib.nn.conv``,
+``gdlib.nn.rnn`` and ``gdlib.nn.residual``.
 
 The dense layer is introduced in chapter 2 (``chapters/02-gradient-descent``), the initialisers
 in chapter 9 (``chapters/09-activations``, vanishing gradients), dropout and the penalties in

@@ -1,6 +1,6 @@
 r"""A multilayer perceptron with a hand-written backward pass.
 
-:class:`MLP` chains :func:`~gdlib.layers.dense_forward`, an activation and (optionally)
+:class:`MLP` chains :func:`~gdlib.nn.dense_forward`, an activation and (optionally)
 inverted dropout for each hidden layer, and a final dense layer whose output goes to the loss:
 
 .. math::
@@ -34,14 +34,14 @@ import numpy as np
 from gdlib._validate import (
     _show, check_array, check_fraction, check_positive_number, check_rng,
 )
-from gdlib.activations import get_activation, relu
-from gdlib.layers import (
+from gdlib.nn.activations import get_activation, relu
+from gdlib.nn.layers import (
     dense_backward, dense_forward, dropout_backward, dropout_forward, glorot_init, he_init,
     l1_penalty, l2_penalty,
 )
-from gdlib.losses import (
-    _binary_cross_entropy, _check_binary_labels, _check_class_labels, _mse, _softmax_cross_entropy,
-    _softmax_cross_entropy_inplace,
+from gdlib.nn.losses import (
+    _binary_cross_entropy, _check_binary_labels, _check_class_labels, _mse,
+    _softmax_cross_entropy, _softmax_cross_entropy_inplace,
 )
 
 LOSSES = ("softmax", "mse", "binary")
@@ -79,12 +79,12 @@ class MLP:
         of 128 units, 10 outputs. Two sizes mean no hidden layer: softmax, linear or logistic
         regression.
     activation : str or (callable, callable), default "relu"
-        Hidden-layer activation, a name in :data:`gdlib.activations.ACTIVATIONS` or a pair
+        Hidden-layer activation, a name in :data:`gdlib.nn.ACTIVATIONS` or a pair
         ``(f, fprime)`` of functions of the pre-activation (a student's own, for instance).
     rng : numpy.random.Generator or int
         Source of the initial weights (keyword-only, required: there is no global seed).
     init : {"he", "glorot", "small"} or float, default "he"
-        Weight initialisation: :func:`~gdlib.layers.he_init`, :func:`~gdlib.layers.glorot_init`,
+        Weight initialisation: :func:`~gdlib.nn.he_init`, :func:`~gdlib.nn.glorot_init`,
         ``"small"`` (normal with standard deviation 0.01, the scale that makes gradients vanish
         in deep sigmoid networks), or a float giving that standard deviation. Biases start at 0.
     loss : {"softmax", "mse", "binary"}, default "softmax"

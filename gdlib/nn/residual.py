@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gdlib._classifier import LogitClassifier
+from gdlib.nn._classifier import LogitClassifier
 from gdlib._validate import check_array, check_positive_int, check_rng
 
 __all__ = [
@@ -146,7 +146,7 @@ class ResidualMLP(LogitClassifier):
     output layer), numbered ``W1 .. W{2B+2}`` in order. Depths 20/32/44/56 are
     ``num_blocks`` 9/15/21/27 (see :func:`num_blocks_for_depth`). Introduced in the chapter
     *Experiments lab* (the "depth vs training time" table). Same interface as
-    :class:`gdlib.model.MLP`, so it trains with ``gdlib.train.fit``.
+    :class:`gdlib.nn.MLP`, so it trains with ``gdlib.train.fit``.
 
     Initialisation: He normal for every layer (biases 0), except that the **second layer of
     each block is scaled by** :math:`1/\sqrt{B}`. A block with plain He layers roughly triples
@@ -172,7 +172,7 @@ class ResidualMLP(LogitClassifier):
     """
 
     def __init__(self, in_dim: int, width: int, num_blocks: int, num_classes: int, *, rng):
-        from gdlib.layers import he_init
+        from gdlib.nn.layers import he_init
 
         self.in_dim = check_positive_int(in_dim, "in_dim")
         self.width = check_positive_int(width, "width")
@@ -228,7 +228,7 @@ class ResidualMLP(LogitClassifier):
         ``rng`` and ``train`` are accepted for the common model interface and unused (no
         dropout). Returns ``(loss, grads)`` with ``grads`` keyed like :attr:`params`.
         """
-        from gdlib.losses import _check_class_labels, _softmax_cross_entropy
+        from gdlib.nn.losses import _check_class_labels, _softmax_cross_entropy
 
         X = self._check_X(X)
         y = _check_class_labels(y, len(X), self.num_classes)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gdlib._classifier import LogitClassifier, _dropout_rng
+from gdlib.nn._classifier import LogitClassifier, _dropout_rng
 from gdlib._validate import (
     check_array,
     check_fraction,
@@ -212,7 +212,7 @@ class RNNRegressor:
 
     Introduced in the chapter *Experiments lab* (the "RNN on a price series" table): each
     example is a window of the ``T`` previous values and the target is the value that follows.
-    Same interface as :class:`gdlib.model.MLP`, so it trains with ``gdlib.train.fit``.
+    Same interface as :class:`gdlib.nn.MLP`, so it trains with ``gdlib.train.fit``.
 
     Parameters
     ----------
@@ -235,7 +235,7 @@ class RNNRegressor:
     """
 
     def __init__(self, input_dim: int, hidden: int, *, rng):
-        from gdlib.layers import glorot_init
+        from gdlib.nn.layers import glorot_init
 
         self.input_dim = check_positive_int(input_dim, "input_dim")
         self.hidden = check_positive_int(hidden, "hidden")
@@ -277,7 +277,7 @@ class RNNRegressor:
         ``rng`` and ``train`` are accepted for the common model interface and unused (there
         is no dropout). Returns ``(loss, grads)`` with ``grads`` keyed like :attr:`params`.
         """
-        from gdlib.losses import _mse
+        from gdlib.nn.losses import _mse
 
         X = self._sequences(X)
         y = check_array(y, "y")
@@ -368,7 +368,7 @@ class RNNClassifier(LogitClassifier):
 
     def __init__(self, input_dim: int, hidden: int, num_classes: int, *, rng, embed_dim=None,
                  dropout: float = 0.0):
-        from gdlib.layers import glorot_init
+        from gdlib.nn.layers import glorot_init
 
         self.input_dim = check_positive_int(input_dim, "input_dim")
         self.hidden = check_positive_int(hidden, "hidden")
@@ -423,7 +423,7 @@ class RNNClassifier(LogitClassifier):
 
     def _forward(self, inputs, rng):
         """Logits from checked step inputs (n, T, d); ``rng`` None: no dropout."""
-        from gdlib.layers import dropout_forward
+        from gdlib.nn.layers import dropout_forward
 
         p = self.params
         hs, cache = _rnn_forward(inputs, np.zeros((len(inputs), self.hidden)), p["Wx"], p["Wh"], p["b"])
@@ -438,8 +438,8 @@ class RNNClassifier(LogitClassifier):
         ``dropout > 0``. An int seed gives the same mask on every call (for gradient checks).
         Returns ``(loss, grads)`` with ``grads`` keyed like :attr:`params`.
         """
-        from gdlib.layers import dropout_backward
-        from gdlib.losses import _check_class_labels, _softmax_cross_entropy
+        from gdlib.nn.layers import dropout_backward
+        from gdlib.nn.losses import _check_class_labels, _softmax_cross_entropy
 
         inputs, tokens = self._inputs(X)
         y = _check_class_labels(y, len(inputs), self.num_classes)

@@ -223,5 +223,5 @@ def make_schedule(name: str, **kw) -> Callable:
         return function(t, **kw)
 
     schedule.__name__ = schedule.__qualname__ = name
-    schedule.__doc__ = f"{name} schedule with {kw}; see gdlib.schedules.{name}."
+    schedule.__doc__ = f"{name} schedule with {kw}; see gdlib.optim.schedules.{name}."
     return schedule

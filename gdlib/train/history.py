@@ -3,8 +3,8 @@
 :class:`History` holds the loss at every step and after every epoch, accuracies, timings and
 gradient norms per layer, and whether (and where) training diverged;
 :class:`DivergenceWarning` is the warning ``fit`` gives when it stops a diverging run, and
-:func:`_drop_partial_epoch` trims a History back to its last complete epoch. All three are
-re-exported by :mod:`gdlib.train`.
+:func:`_drop_partial_epoch` trims a History back to its last complete epoch. The first two
+are part of :mod:`gdlib.train`'s public API.
 """
 
 from __future__ import annotations

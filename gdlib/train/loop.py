@@ -18,9 +18,9 @@ whether (and where) training diverged.
 
 This module holds :func:`iterate_minibatches`, :func:`evaluate` and :func:`fit` (with the
 model shortcuts and error tests ``fit`` uses); :class:`History` and :class:`DivergenceWarning`
-live in :mod:`gdlib.history`, and the rule resolution, argument checks and parameter updaters
-in :mod:`gdlib.updaters`. All of those are re-exported here, so ``from gdlib.train import
-History, DivergenceWarning`` keeps working.
+live in :mod:`gdlib.train.history`, and the rule resolution, argument checks and parameter updaters
+in :mod:`gdlib.train.updaters`. The package :mod:`gdlib.train` gathers the
+public names of all three.
 
 Introduced in the chapter *Training a network: mini-batches, epochs and data*.
 """
@@ -38,12 +38,11 @@ from gdlib._validate import (
     _show, check_batch_size, check_lr, check_positive_int, check_positive_number, check_rng,
     check_examples,
 )
-from gdlib.history import DivergenceWarning, History, _drop_partial_epoch
+from gdlib.train.history import DivergenceWarning, History, _drop_partial_epoch
 from gdlib.optim import check_hyper, get_rule
-from gdlib.updaters import _check_grads, _check_params, _make_updater
-from gdlib.updaters import _FlatUpdater, _PerArrayUpdater, _check_update  # noqa: F401  (re-exported)
+from gdlib.train.updaters import _check_grads, _check_params, _make_updater
 
-__all__ = ["DivergenceWarning", "History", "iterate_minibatches", "fit", "evaluate"]
+__all__ = ["iterate_minibatches", "fit", "evaluate"]
 
 
 def iterate_minibatches(X, y, batch_size: int | None, rng) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -139,7 +138,7 @@ def fit(model, X, y, *, rule="sgd", lr, num_epochs: int, batch_size: int | None 
         \textstyle\sum_{i \in B} \ell_i,\ s;\ \mathrm{lr}=\eta_t, \dots\Bigr).
 
     Parameters are updated in place (``model.params[k][...] = new``), so references to them
-    stay valid. A :class:`gdlib.model.MLP` (not a subclass replacing its public methods) has its
+    stay valid. A :class:`gdlib.nn.MLP` (not a subclass replacing its public methods) has its
     data checked once per call, then trains through private shortcuts that reuse their arrays
     and give the same numbers, bit for bit, as ``loss_and_grads`` and ``evaluate``.
 
@@ -172,7 +171,7 @@ def fit(model, X, y, *, rule="sgd", lr, num_epochs: int, batch_size: int | None 
     X_val, y_val : array_like, optional
         A validation set, evaluated after every epoch.
     schedule : callable, optional
-        ``schedule(t) -> lr`` for step ``t = 0, 1, ...`` (see :mod:`gdlib.schedules`); overrides
+        ``schedule(t) -> lr`` for step ``t = 0, 1, ...`` (see :mod:`gdlib.optim.schedules`); overrides
         ``lr``.
     init : callable, optional
         ``init(x) -> state``: overrides the rule's own, or gives a bare step function its state.
@@ -352,7 +351,7 @@ def fit(model, X, y, *, rule="sgd", lr, num_epochs: int, batch_size: int | None 
 
 
 def _has_shortcuts(model) -> bool:
-    """Whether ``model`` offers fit's private shortcuts (gdlib's :class:`~gdlib.model.MLP`
+    """Whether ``model`` offers fit's private shortcuts (gdlib's :class:`~gdlib.nn.MLP`
     does) and its public methods are its own, so that the shortcuts compute what they would.
 
     ``_prepare_data(X, y)`` checks and converts a data set once, raising what

@@ -8,7 +8,7 @@ the model's parameters and its gradients.
 general case), :class:`_FlatUpdater` applies an elementwise rule of the registry
 :data:`gdlib.optim.RULES` once to all parameters concatenated into one vector (bit for bit the
 same), and :func:`_make_updater`
-chooses between them. All of it is private to ``fit`` (and re-exported by :mod:`gdlib.train`).
+chooses between them. All of it is private to ``fit``.
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ class _FlatUpdater(_PerArrayUpdater):
     this gives bit for bit the result of one state per array, with a quarter of the calls for
     a two-layer network. The first step after each :meth:`sync` goes through the rule's public
     (checked) step; the next ones through the same arithmetic without the checks
-    (``step.__wrapped__``, see ``gdlib.optim._validated``), since fit has checked everything they would (finite gradients,
+    (``step.__wrapped__``, see ``gdlib.optim.rules._validated``), since fit has checked everything they would (finite gradients,
     finite parameters, valid hyperparameters and state).
 
     A model that can write its gradients into given arrays gets :attr:`grads_out`, views of

@@ -4,7 +4,7 @@
 (the loss against epoch and against wall time, the map of final losses) draw on a matplotlib
 ``Figure`` with an Agg canvas, never pyplot; ``_Figure.png`` encodes a frame (or the static part
 alone) as PNG. The live explorers (:mod:`gdlib.widgets`) show that PNG after every slider move;
-the static twins (:mod:`gdlib.static_widget`) ship the background once and draw the lines in
+the static twins (:mod:`gdlib.widgets.static`) ship the background once and draw the lines in
 JavaScript with the same colours and marks.
 
 Introduced with the explorers in the learning-rate chapter (chapter 4).
@@ -17,7 +17,7 @@ import zlib
 
 import numpy as np
 
-from gdlib.explorer_runs import LandscapeFrame, TrainingFrame, TrainingSetup, _fmt, _loss_axis
+from gdlib.widgets.runs import LandscapeFrame, TrainingFrame, TrainingSetup, _fmt, _loss_axis
 from gdlib.landscapes import Landscape
 from gdlib.plotting import DIVERGED_MARKER, RULE_COLORS, RULE_MARKERS, contour, style
 

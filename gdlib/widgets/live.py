@@ -17,7 +17,7 @@ The **live** twins are ipywidgets (imported inside the functions, so ``import gd
 works without ipywidgets): every slider move calls ``update()``, which fetches the run from a
 cache (:func:`functools.lru_cache`, keyed by the parameters) and redraws only the lines of a
 persistent figure over its cached background, shown as a PNG in an ``ipywidgets.Image``.
-The **static** twins (:mod:`gdlib.static_widget`) precompute a grid of runs with the same
+The **static** twins (:mod:`gdlib.widgets.static`) precompute a grid of runs with the same
 functions (:func:`landscape_frame`, :func:`training_frame`) and emit self-contained HTML: the
 figure's background as one PNG, the lines as numbers drawn on a ``<canvas>`` by a few lines of
 inline JavaScript, no request to any host. :func:`explore_landscape` and
@@ -25,8 +25,8 @@ inline JavaScript, no request to any host. :func:`explore_landscape` and
 ``GDLIB_WIDGETS`` (``static`` while the book is built, see the Makefile), and otherwise shows
 the live twin in a Jupyter kernel and the static one anywhere else.
 
-The computations and their caches are in :mod:`gdlib.explorer_runs`, the figures in
-:mod:`gdlib.explorer_figures`; this module holds the live twins and picks the twin.
+The computations and their caches are in :mod:`gdlib.widgets.runs`, the figures in
+:mod:`gdlib.widgets.figures`; this module holds the live twins and picks the twin.
 
 A run *converged* at the first step :math:`t` with :math:`\|\nabla f(p_t)\| <` ``1e-3``
 (:data:`CONVERGENCE_TOL`); it *diverged* as :func:`gdlib.landscapes.trace` and
@@ -44,28 +44,15 @@ import sys
 import numpy as np
 
 from gdlib._validate import _show, check_lr
-from gdlib.explorer_figures import (
-    DPI, LANDSCAPE_FIGSIZE, TRAINING_FIGSIZE, TRAINING_LOSS_LIMITS, _LandscapeFigure,
-    _TrainingFigure,
-)
-from gdlib.explorer_runs import (
-    _STARTS, CONVERGENCE_TOL, LANDSCAPE_LRS, RULE_NAMES, TRAINING_BATCH_SIZES, TRAINING_LRS,
-    LandscapeFrame, TrainingFrame, TrainingSetup, _check_choice, _check_rule, _check_steps, _fmt,
-    _landscape_defaults, _landscape_runs, _nearest, _resolve_landscape, _training_run,
+from gdlib.widgets.figures import _LandscapeFigure, _TrainingFigure
+from gdlib.widgets.runs import (
+    RULE_NAMES, TRAINING_BATCH_SIZES, TRAINING_LRS,
+    LandscapeFrame, TrainingFrame, TrainingSetup, _check_choice, _check_rule, _check_steps,
+    _fmt, _landscape_defaults, _nearest, _resolve_landscape,
     landscape_caption, landscape_frame, training_caption, training_frame,
 )
-from gdlib.plotting import RULE_COLORS
 
-# The public names of the computations (gdlib.explorer_runs) and of the figures
-# (gdlib.explorer_figures) are importable from here too, as are _STARTS, the caches
-# _landscape_runs and _training_run, and RULE_COLORS, which tests and benchmarks use.
-__all__ = [
-    "RULE_NAMES", "LANDSCAPE_LRS", "TRAINING_LRS", "TRAINING_BATCH_SIZES", "CONVERGENCE_TOL",
-    "LandscapeFrame", "TrainingFrame", "landscape_frame", "training_frame", "landscape_caption",
-    "training_caption", "landscape_explorer", "training_explorer", "explore_landscape",
-    "explore_training", "widget_mode",
-    "TrainingSetup", "DPI", "LANDSCAPE_FIGSIZE", "TRAINING_FIGSIZE", "TRAINING_LOSS_LIMITS",
-]
+__all__ = ["landscape_explorer", "training_explorer", "explore_landscape", "explore_training", "widget_mode"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -317,20 +304,20 @@ def widget_mode(mode: str = "auto") -> str:
 
 def explore_landscape(landscape="rosenbrock", *, mode: str = "auto", **kwargs):
     """:func:`landscape_explorer` in a live kernel, its static HTML twin
-    (:func:`gdlib.static_widget.static_landscape_explorer`) when the book is built; see
+    (:func:`gdlib.widgets.static_landscape_explorer`) when the book is built; see
     :func:`widget_mode`. Keyword arguments as for :func:`landscape_explorer`."""
     if widget_mode(mode) == "live":
         return landscape_explorer(landscape, **kwargs)
-    from gdlib.static_widget import static_landscape_explorer
+    from gdlib.widgets.static import static_landscape_explorer
 
     return static_landscape_explorer(landscape, **kwargs)
 
 
 def explore_training(*, mode: str = "auto", **kwargs):
     """:func:`training_explorer` in a live kernel, its static HTML twin
-    (:func:`gdlib.static_widget.static_training_explorer`) when the book is built."""
+    (:func:`gdlib.widgets.static_training_explorer`) when the book is built."""
     if widget_mode(mode) == "live":
         return training_explorer(**kwargs)
-    from gdlib.static_widget import static_training_explorer
+    from gdlib.widgets.static import static_training_explorer
 
     return static_training_explorer(**kwargs)

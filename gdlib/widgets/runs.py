@@ -5,7 +5,7 @@ r"""The explorers' computations, one cached run per setting, shared by the live 
 :func:`training_frame` is a small MLP trained on the digits for one learning rate and batch
 size (:class:`TrainingSetup` holds the rest). Both runs are cached
 (:func:`functools.lru_cache`, keyed by the parameters): the live explorers
-(:mod:`gdlib.widgets`) and their static HTML twins (:mod:`gdlib.static_widget`) call these same
+(:mod:`gdlib.widgets`) and their static HTML twins (:mod:`gdlib.widgets.static`) call these same
 functions, so they compute, and print in their captions (:func:`landscape_caption`,
 :func:`training_caption`), the same numbers. Nothing here needs ipywidgets.
 
@@ -280,7 +280,7 @@ class TrainingSetup:
 
 @functools.lru_cache(maxsize=4)
 def _digits(seed: int):
-    from gdlib.datasets import load_digits
+    from gdlib.data import load_digits
 
     split = load_digits(seed)
     return split.X_train, split.y_train, split.X_val, split.y_val
@@ -321,7 +321,7 @@ def _one_blas_thread():
 
 @functools.lru_cache(maxsize=1024)
 def _training_run(setup: TrainingSetup, lr: float, batch_size: int) -> TrainingFrame:
-    from gdlib.model import MLP
+    from gdlib.nn import MLP
     from gdlib.train import DivergenceWarning, fit
 
     X, y, X_val, y_val = _digits(setup.seed)

@@ -24,8 +24,8 @@ import json
 
 import numpy as np
 
-from gdlib.explorer_figures import _CONTEXT_COLOR, DPI, _LandscapeFigure, _TrainingFigure
-from gdlib.explorer_runs import (
+from gdlib.widgets.figures import _CONTEXT_COLOR, DPI, _LandscapeFigure, _TrainingFigure
+from gdlib.widgets.runs import (
     RULE_NAMES, TRAINING_BATCH_SIZES, TRAINING_LRS, TrainingSetup, _check_choice, _check_rule,
     _check_steps, _fmt, _landscape_defaults, _landscape_runs, _nearest, _resolve_landscape,
     _start_label, landscape_caption, training_caption, training_frame,
