@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gdlib import optim
-from gdlib.train import DivergenceWarning, History, _has_shortcuts, evaluate, fit, iterate_minibatches
+from gdlib.train import DivergenceWarning, History, evaluate, fit, iterate_minibatches
+from gdlib.train.loop import _has_shortcuts
 
 
 class LinearRegression:
@@ -203,7 +204,7 @@ def test_elementwise_rule_on_mlp_equals_one_state_per_array(rule):
     """fit runs a rule the registry marks elementwise once on all parameters concatenated; that
     must equal the per-array run of the same functions (given as a wrapped pair, which takes the
     general path), with hyperparameters drawn from the rule's check ranges."""
-    from gdlib.model import MLP
+    from gdlib.nn import MLP
 
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(60, 5)), rng.integers(0, 3, 60)
@@ -223,7 +224,7 @@ def test_elementwise_rule_on_mlp_equals_one_state_per_array(rule):
 def test_a_rule_that_is_not_elementwise_keeps_one_state_per_array():
     """A step that normalises by the norm of its whole array mixes coordinates: fit must give
     the weights Optimizer gives (one call per array), which the flat vector would not."""
-    from gdlib.model import MLP
+    from gdlib.nn import MLP
 
     def normalised_step(x, g, state, *, lr):
         return x - lr * g / (np.linalg.norm(g) + 1e-12), state
@@ -268,7 +269,7 @@ def test_fit_is_deterministic_given_the_seed():
 
 
 def test_schedule_sets_the_learning_rate_of_each_step():
-    from gdlib.schedules import make_schedule
+    from gdlib.optim import make_schedule
 
     schedule = make_schedule("exponential_decay", lr0=0.1, gamma=0.9)
     X, y = regression_data(n=30)
@@ -300,8 +301,8 @@ def test_fit_converges_on_linear_regression():
 
 
 def test_mlp_learns_digits():
-    from gdlib.datasets import load_digits
-    from gdlib.model import MLP
+    from gdlib.data import load_digits
+    from gdlib.nn import MLP
 
     data = load_digits(0)
     model = MLP((64, 32, 10), rng=0)
@@ -428,7 +429,7 @@ def test_divergence_restores_the_last_finite_parameters():
 
 
 def test_divergence_of_an_mlp():
-    from gdlib.model import MLP
+    from gdlib.nn import MLP
 
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(64, 4)) * 10, rng.integers(0, 3, 64)
@@ -541,8 +542,8 @@ def test_parameters_must_be_float_arrays():
 
 
 def test_sequences_and_token_ids_train_too():
-    from gdlib.datasets import price_series, sentiment
-    from gdlib.rnn import RNNClassifier, RNNRegressor
+    from gdlib.data import price_series, sentiment
+    from gdlib.nn import RNNClassifier, RNNRegressor
 
     series = price_series(300, seed=0, window=8)
     model = RNNRegressor(1, 6, rng=0)
@@ -619,7 +620,7 @@ def mlp_problem(loss, n=70, seed=0):
 def test_mlp_fit_takes_a_shortcut_to_the_same_numbers(loss, model_options, fit_options):
     """fit checks an MLP's data once and reuses its arrays; every number must be what the
     public methods give, bit for bit."""
-    from gdlib.model import MLP
+    from gdlib.nn import MLP
 
     X, y, k = mlp_problem(loss)
     runs = []
@@ -643,7 +644,7 @@ def test_mlp_fit_takes_a_shortcut_to_the_same_numbers(loss, model_options, fit_o
 
 
 def test_a_subclass_of_mlp_keeps_its_own_methods_in_fit():
-    from gdlib.model import MLP
+    from gdlib.nn import MLP
 
     class Counting(MLP):
         calls = 0
@@ -658,7 +659,7 @@ def test_a_subclass_of_mlp_keeps_its_own_methods_in_fit():
 
 
 def test_mlp_data_errors_in_fit_are_the_models():
-    from gdlib.model import MLP
+    from gdlib.nn import MLP
 
     X, y, k = mlp_problem("softmax")
     args = dict(lr=0.1, num_epochs=1, batch_size=10, rng=0)
@@ -671,7 +672,7 @@ def test_mlp_data_errors_in_fit_are_the_models():
 
 
 def test_fit_without_epoch_metrics_trains_the_same():
-    from gdlib.model import MLP
+    from gdlib.nn import MLP
 
     X, y, k = mlp_problem("softmax")
     runs = []
@@ -695,20 +696,6 @@ def test_fit_without_epoch_metrics_trains_the_same():
                                         "record_epoch_metrics='no'"):
         fit(LinearRegression(3, 0), *regression_data(), lr=0.1, num_epochs=1, rng=0,
             record_epoch_metrics="no")
-
-
-def test_train_re_exports_what_moved_to_history_and_updaters():
-    import gdlib.history
-    import gdlib.train
-    import gdlib.trajectories
-    import gdlib.updaters
-    assert gdlib.train.History is gdlib.history.History
-    assert gdlib.train.DivergenceWarning is gdlib.history.DivergenceWarning
-    assert gdlib.trajectories.DivergenceWarning is gdlib.history.DivergenceWarning
-    assert gdlib.train._drop_partial_epoch is gdlib.history._drop_partial_epoch
-    for name in ("_check_update", "_check_params", "_check_grads",
-                 "_PerArrayUpdater", "_FlatUpdater", "_make_updater"):
-        assert getattr(gdlib.train, name) is getattr(gdlib.updaters, name)
 
 
 def test_fit_trace_and_optimizer_resolve_a_rule_the_same_way():
