@@ -1,9 +1,9 @@
 r"""The experiments lab's measurements: :class:`LabResult` and statistics over seeds.
 
-Every runner (:mod:`gdlib.experiments.runs`, :mod:`gdlib.experiments.timing`) returns a :class:`LabResult`
-whose metrics are arrays shaped ``(rows, seeds, ...)``; :func:`seed_mean_sd` reduces them over
-the seeds, ignoring NaN (a run that never reached a target). The private helpers check the
-runners' rows and seeds and assemble their arrays.
+Every runner (:mod:`~gdlib.experiments.runs`, :mod:`~gdlib.experiments.timing`) returns a
+:class:`LabResult` whose metrics are arrays shaped ``(rows, seeds, ...)``; :func:`seed_mean_sd`
+reduces them over the seeds, ignoring NaN (a run that never reached a target). The private
+helpers check the runners' rows and seeds and assemble their arrays.
 
 Introduced in the chapter *Experiments lab* (``chapters/11-lab``).
 """

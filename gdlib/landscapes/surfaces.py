@@ -13,7 +13,7 @@ This module builds the landscapes (:func:`quadratic`, :func:`rosenbrock`, :func:
 
 - :mod:`gdlib.landscapes.types`: the records :class:`Landscape` and :class:`CriticalPoint`, and
   :data:`KINDS`;
-- :mod:`gdlib.landscapes.trajectories`: :func:`trace` runs any update rule of :mod:`gdlib.optim` (or a
+- :mod:`~gdlib.landscapes.trajectories`: :func:`trace` runs any update rule of :mod:`gdlib.optim` (or a
   student's own ``(init, step)`` pair) from one start and stops cleanly, with a
   :class:`DivergenceWarning`, when the iterates blow up; :func:`trace_many` runs many starts at
   once, for basin-of-attraction maps and sliders (with :class:`Trace`, :class:`TraceBatch`,

@@ -171,7 +171,7 @@ def fit(model, X, y, *, rule="sgd", lr, num_epochs: int, batch_size: int | None 
     X_val, y_val : array_like, optional
         A validation set, evaluated after every epoch.
     schedule : callable, optional
-        ``schedule(t) -> lr`` for step ``t = 0, 1, ...`` (see :mod:`gdlib.optim.schedules`); overrides
+        ``schedule(t) -> lr`` for step ``t = 0, 1, ...`` (see :mod:`gdlib.optim`); overrides
         ``lr``.
     init : callable, optional
         ``init(x) -> state``: overrides the rule's own, or gives a bare step function its state.

@@ -52,7 +52,9 @@ from gdlib.widgets.runs import (
     landscape_caption, landscape_frame, training_caption, training_frame,
 )
 
-__all__ = ["landscape_explorer", "training_explorer", "explore_landscape", "explore_training", "widget_mode"]
+__all__ = [
+    "landscape_explorer", "training_explorer", "explore_landscape", "explore_training", "widget_mode",
+]
 
 
 # ---------------------------------------------------------------------------------------------
