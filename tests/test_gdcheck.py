@@ -390,7 +390,7 @@ def test_gdcheck_ships_no_marker_hidden_test_or_solution_line():
     spec.loader.exec_module(plant_markers)
     text = "\n".join(p.read_text() for p in sorted((wv.REPO_ROOT / "gdcheck").glob("*.py")))
     assert "MARKER:" not in text
-    public = {line.strip() for path in (wv.REPO_ROOT / "gdlib").glob("*.py")
+    public = {line.strip() for path in (wv.REPO_ROOT / "gdlib").rglob("*.py")
               for line in path.read_text().splitlines()}
     for assignment in ASSIGNMENTS:
         public |= plant_markers.public_lines(wv.source_notebook(assignment))
