@@ -415,3 +415,24 @@ def test_an_output_far_larger_than_the_references_is_refused_not_kept():
 
     with pytest.raises(AssertionError, match=r"returns about 16.8 MB on test case 1 .* return only what"):
         check_numerical_gradient(bloated)
+
+
+def test_checks_forbid_gdlib_by_package():
+    """Every ``forbidden=`` of gdcheck names a package of gdlib (or one module inside one, where a
+    check must let the rest of the package through), so moving code inside a package never
+    touches gdcheck; the watcher covers every module of a forbidden package."""
+    import ast
+    import importlib
+    from gdcheck._delegation import Watcher
+
+    packages = {p.name for p in (wv.REPO_ROOT / "gdlib").iterdir() if (p / "__init__.py").exists()}
+    named = set()
+    for path in sorted((wv.REPO_ROOT / "gdcheck").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.keyword) and node.arg == "forbidden":
+                named |= {e.value for e in node.value.elts}
+    assert named and all(name.split(".")[:2] in (["gdlib", p] for p in packages) for name in named), named
+    for name in named:
+        importlib.import_module(name)
+    watched = set(Watcher(("gdlib.landscapes",)).files)
+    assert {str(p.resolve()) for p in (wv.REPO_ROOT / "gdlib" / "landscapes").glob("*.py")} <= watched
