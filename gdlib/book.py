@@ -176,7 +176,8 @@ def glue_figure(name: str, fig) -> None:
     import matplotlib.pyplot as plt
 
     if not hasattr(fig, "savefig"):
-        raise ValueError(f"glue_figure needs a matplotlib figure, got fig={fig!r} for name={name!r}")
+        raise ValueError(f"glue_figure needs a matplotlib figure, got fig={fig!r} "
+                         f"for name={name!r}")
     glue(name, fig, display=False)
     plt.close(fig)
 

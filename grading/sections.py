@@ -89,8 +89,8 @@ MISTAKE_SECTIONS = {
     "ad-t-after-use": "sec-adam-bias-correction",
 }
 
-TARGET_HEADING = re.compile(r"^\((?P<label>[^()\s]+)\)=[ \t]*\n(?:[ \t]*\n)*#{1,6}[ \t]+(?P<heading>.+?)[ \t]*$",
-                            re.M)
+TARGET_HEADING = re.compile(r"^\((?P<label>[^()\s]+)\)=[ \t]*\n(?:[ \t]*\n)*"
+                            r"#{1,6}[ \t]+(?P<heading>.+?)[ \t]*$", re.M)
 
 
 def _toc() -> dict:
@@ -148,7 +148,8 @@ def book_labels() -> dict[str, tuple[str, str]]:
         title = chapter_title(docname)
         for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
             if cell.get("cell_type") == "markdown":
-                source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+                source = cell["source"]
+                source = "".join(source) if isinstance(source, list) else source
                 for m in TARGET_HEADING.finditer(source):
                     heading = m.group("heading").strip()
                     labels[m.group("label")] = (docname, "" if heading == title else heading)

@@ -109,13 +109,12 @@ def test_format_mean_sd_uses_the_sample_deviation_and_no_sign_on_it():
 
 def test_no_chapter_defines_its_own_glue_helper():
     """The helpers live in gdlib.book; a chapter that redefines one drifts from the others."""
+    helper = re.compile(r"^def _?(glue|glue_number|glue_int|glue_text|glue_md|glue_figure|"
+                        r"glue_table|markdown_table|format_mean_sd|mean_sd)\(", re.M)
     found = []
     for path in sorted((REPO_ROOT / "chapters").glob("*.ipynb")):
         for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
             source = "".join(cell["source"])
             if cell["cell_type"] == "code":
-                found += [f"{path.name}: def {name}" for name in
-                          re.findall(r"^def _?(glue|glue_number|glue_int|glue_text|glue_md|glue_figure|glue_table|"
-                                     r"markdown_table|format_mean_sd|mean_sd)\(",
-                                     source, re.M)]
+                found += [f"{path.name}: def {name}" for name in helper.findall(source)]
     assert not found, "import these from gdlib.book instead:\n" + "\n".join(found)

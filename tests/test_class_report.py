@@ -225,7 +225,7 @@ def test_feedback_titles_test_cells_links_the_book_and_withholds_hidden_details(
     assert "A hidden test: its inputs and values are not shown" in page
     links = re.findall(r'<p class="book-link">Read about it in the book: <a href="([^"]+)">([^<]+)</a>', page)
     assert len(links) == 2 and links[0][1] == "Chapter 2, The update rule", links
-    assert links[0][0].endswith("chapters/02-gradient-descent.html#the-update-rule")
+    assert links[0][0].endswith("chapters/02-gradient-descent.html#sec-update-rule")
 
 
 def test_feedback_zip_gives_one_zip_per_student(graded):

@@ -28,9 +28,10 @@ TYPED = re.compile(r"\b(?:chapters?|ch\.|sections?|figures?|fig\.|tables?)\s*\d+
                    r"(?!\s+of\s+\{cite)", re.I)
 NUMBERED_FILE = re.compile(r"\b(?:chapters/)?\d\d-[a-z][a-z-]*\b")
 ROLE = re.compile(r"\{(?P<name>ref|numref)\}`(?:[^`<]*<)?(?P<label>[^`<>]+)>?`")
-LABEL_DEFINITIONS = re.compile(r"^\s*\((?P<target>[^()\s]+)\)=\s*$|^:(?:label|name):\s*(?P<option>\S+)",
-                               re.M)
-CODE_LABEL = re.compile(r"``(?P<label>(?:ch|sec)-[a-z0-9-]+)``|\((?P<paren>(?:ch|sec)-[a-z0-9-]+)\)")
+LABEL_DEFINITIONS = re.compile(r"^\s*\((?P<target>[^()\s]+)\)=\s*$"
+                               r"|^:(?:label|name):\s*(?P<option>\S+)", re.M)
+CODE_LABEL = re.compile(r"``(?P<label>(?:ch|sec)-[a-z0-9-]+)``"
+                        r"|\((?P<paren>(?:ch|sec)-[a-z0-9-]+)\)")
 
 
 def typed_numbers(text: str) -> list[str]:
@@ -71,15 +72,20 @@ def test_the_pattern_finds_typed_numbers_and_spares_cited_works():
 @pytest.mark.parametrize("docname", sorted(book_pages()))
 def test_no_page_types_a_chapter_number(docname):
     text = book_pages()[docname]
-    assert not typed_numbers(text), f"{docname}: use {{ref}}/{{numref}} to a label: {typed_numbers(text)}"
-    links = [m.group(0) for m in re.finditer(r"\{doc\}`[^`]*`", text) if NUMBERED_FILE.search(m.group(0))]
+    typed = typed_numbers(text)
+    assert not typed, f"{docname}: use {{ref}}/{{numref}} to a label: {typed}"
+    links = [m.group(0) for m in re.finditer(r"\{doc\}`[^`]*`", text)
+             if NUMBERED_FILE.search(m.group(0))]
     assert not links, f"{docname}: link chapters by label ({{ref}}`ch-...`), not by file: {links}"
 
 
 def test_no_exercise_or_solution_types_a_chapter_number():
     found = []
-    for path in sorted(REPO_ROOT.glob("solutions/*/*.ipynb")) + sorted(REPO_ROOT.glob("exercises/*/*.ipynb")):
-        found += [f"{path.relative_to(REPO_ROOT)}: {hit}" for hit in typed_numbers(notebook_markdown(path))]
+    notebooks = [*sorted(REPO_ROOT.glob("solutions/*/*.ipynb")),
+                 *sorted(REPO_ROOT.glob("exercises/*/*.ipynb"))]
+    for path in notebooks:
+        found += [f"{path.relative_to(REPO_ROOT)}: {hit}"
+                  for hit in typed_numbers(notebook_markdown(path))]
     assert not found, "\n".join(found)
 
 

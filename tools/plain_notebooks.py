@@ -17,8 +17,9 @@ and the glued results not at all. :func:`render_notebook` writes the notebook a 
   (``book_url`` of course.yml), shown as the book shows them: ``{ref}`ch-optimizers``` as the
   chapter's title, ``{numref}`Chapter %s <ch-optimizers>``` with the chapter's number from
   _toc.yml (a section's number as Sphinx counts it, a figure's as this page numbers it); a label
-  no page defines is an error, as it is for the book; exercises, solutions (in ``<details>``), algorithms and admonitions as plain
-  Markdown with the book's numbers; ``(label)=`` targets and MyST comments dropped;
+  no page defines is an error, as it is for the book; exercises, solutions (in ``<details>``),
+  algorithms and admonitions as plain Markdown with the book's numbers; ``(label)=`` targets
+  and MyST comments dropped;
 - cells tagged ``hide-input`` keep their code collapsed (``jupyter.source_hidden``), as the book
   hides it; a saved static explorer (gdlib.static_widget) gets a line saying that running the
   cell gives the live one (JupyterLab does not run the scripts of an untrusted notebook);
