@@ -19,7 +19,7 @@ The code lives in four modules, whose names this one gathers: :mod:`gdlib.lab_re
 3, 4, 6 and 7), :mod:`gdlib.lab_timing` (:func:`fit_cpu_timed` and the timing tables 5 and 8)
 and :mod:`gdlib.lab_claims` (:data:`CLAIMS` and the verdict helpers).
 
-Introduced in the chapter *Experiments lab* (``chapters/11-lab``).
+Introduced in the lab chapter (``ch-lab``).
 """
 
 # The lab's public names, plus two private helpers that the tests call through this module:

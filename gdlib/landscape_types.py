@@ -8,7 +8,7 @@ shape of ``p``; ``hessian(p)`` returns ``p.shape[:-1] + (2, 2)``.
 
 The landscapes themselves (``quadratic``, ``rosenbrock``, ...) are built in
 :mod:`gdlib.landscapes`, which re-exports these records; :mod:`gdlib.trajectories` runs update
-rules on them. Introduced in the chapter *Gradient descent from first principles* (chapter 2).
+rules on them. Introduced in the gradient-descent chapter (``ch-gradient-descent``).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ The backward pass runs the same chain in reverse:
 :math:`\delta_{l-1} = (\delta_l W_l^\top \odot M_{l-1}) \odot f'(Z_{l-1})`.
 
 Any object with ``params``, ``loss_and_grads`` and ``predict`` trains with ``gdlib.train.fit``;
-this is the one the chapters use. Introduced in chapter 2 (``chapters/02-gradient-descent``),
+this is the one the chapters use. Introduced in the gradient-descent chapter (``ch-gradient-descent``),
 where its gradients are checked against finite differences.
 """
 

@@ -6,7 +6,7 @@ sizes) and cut a data set into three disjoint parts, at random or stratified by 
 used by :mod:`gdlib.datasets`, :mod:`gdlib.mnist` and :mod:`gdlib.sequences`.
 :mod:`gdlib.datasets` re-exports :class:`Split`.
 
-Introduced in the chapter *Training a network: mini-batches, epochs and data*.
+Introduced in the chapter on batch sizes (``ch-variants``).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ live in :mod:`gdlib.history`, and the rule resolution, argument checks and param
 in :mod:`gdlib.updaters`. All of those are re-exported here, so ``from gdlib.train import
 History, DivergenceWarning`` keeps working.
 
-Introduced in the chapter *Training a network: mini-batches, epochs and data*.
+Introduced in the chapter on batch sizes (``ch-variants``).
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ is a :class:`Trace`, many runs a :class:`TraceBatch`.
 
 The landscapes are built in :mod:`gdlib.landscapes` (which re-exports everything here, so
 ``from gdlib.landscapes import trace`` keeps working) from the records of
-:mod:`gdlib.landscape_types`. Introduced in the chapter *Gradient descent from first principles*
-(chapter 2).
+:mod:`gdlib.landscape_types`. Introduced in the gradient-descent chapter
+(``ch-gradient-descent``).
 """
 
 from __future__ import annotations
