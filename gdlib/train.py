@@ -143,9 +143,10 @@ def fit(model, X, y, *, rule="sgd", lr, num_epochs: int, batch_size: int | None 
     the update writes them all at once); any other rule runs once per parameter array, with one
     state each. Both give the numbers of the hand-written loop ``for X_b, y_b in
     iterate_minibatches(...): loss, grads = model.loss_and_grads(X_b, y_b, rng=rng); ...``
-    with the rule's ``step`` on each array. The rule's arguments are checked on the first step
-    of each epoch; the later steps call its arithmetic alone (``step.__wrapped__``). Parameters
-    are updated in place, so references to them stay valid.
+    with the rule's ``step`` on each array. A rule of :mod:`gdlib.optim` has its arguments
+    checked on the first step of each epoch, and the later steps call its arithmetic alone
+    (``step.__wrapped__``); any other step function is called as it is. Parameters are updated
+    in place, so references to them stay valid.
 
     After every epoch (and before the first) the model is evaluated on the whole training set
     and on the validation set if given (:func:`evaluate`): ``History.loss_per_epoch`` is the

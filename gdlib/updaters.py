@@ -13,7 +13,6 @@ parameters as one flat vector for an elementwise rule of the registry :data:`gdl
 from __future__ import annotations
 
 import math
-from typing import Callable
 
 import numpy as np
 
