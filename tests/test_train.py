@@ -242,6 +242,31 @@ def test_separate_and_non_contiguous_parameters_are_updated_in_place():
         np.testing.assert_allclose(model.params[k], ref.params[k], rtol=1e-13, atol=0)
 
 
+def test_a_callback_may_replace_an_mlp_parameter_array():
+    """After a callback replaces params["W1"] (W1 is then no view into the MLP's flat vector),
+    fit keeps training the new array in place, as two fit calls around the replacement do."""
+    from gdlib.model import MLP
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 5)), rng.integers(0, 3, 40)
+    a, b = MLP((5, 6, 3), rng=1), MLP((5, 6, 3), rng=1)
+    replaced = []
+
+    def halve_w1(epoch, history):
+        if epoch == 1:
+            a.params["W1"] = a.params["W1"] * 0.5
+            replaced.append(a.params["W1"])
+
+    fit(a, X, y, lr=0.1, num_epochs=2, batch_size=16, rng=np.random.default_rng(5), callback=halve_w1)
+    shared = np.random.default_rng(5)
+    fit(b, X, y, lr=0.1, num_epochs=1, batch_size=16, rng=shared)
+    b.params["W1"] = b.params["W1"] * 0.5
+    fit(b, X, y, lr=0.1, num_epochs=1, batch_size=16, rng=shared)
+    assert a.params["W1"] is replaced[0]
+    for k in a.params:
+        np.testing.assert_array_equal(a.params[k], b.params[k], err_msg=k)
+
+
 def test_bare_student_step_gives_the_same_run_as_the_reference():
     def my_sgd(x, g, state, *, lr):
         return x - lr * g, state
