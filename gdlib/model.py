@@ -50,9 +50,13 @@ _LOSS_CORES = {"softmax": _softmax_cross_entropy, "binary": _binary_cross_entrop
 
 
 def _flat_views(arrays: dict) -> dict[str, np.ndarray]:
-    """Copies of ``arrays`` (float64) stored one after the other in one new flat vector
-    :math:`\\theta`: ``{key: theta[a:b].reshape(shape)}``, views sharing its memory."""
-    theta = np.concatenate([np.ravel(np.asarray(a, dtype=np.float64)) for a in arrays.values()])
+    """Copies of ``arrays`` stored one after the other in one new flat vector :math:`\\theta`:
+    ``{key: theta[a:b].reshape(shape)}``, views sharing its memory (separate copies if the
+    arrays do not share one dtype)."""
+    arrays = {key: np.asarray(a) for key, a in arrays.items()}
+    if len({a.dtype for a in arrays.values()}) != 1:
+        return {key: a.copy() for key, a in arrays.items()}
+    theta = np.concatenate([np.ravel(a) for a in arrays.values()])
     views, start = {}, 0
     for key, a in arrays.items():
         views[key] = theta[start:start + np.size(a)].reshape(np.shape(a))

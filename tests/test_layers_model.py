@@ -291,6 +291,12 @@ def test_copy_is_deep():
     assert not np.allclose(clone.params["W1"], model.params["W1"])
     assert clone.sizes == model.sizes and clone.loss == model.loss
     assert not np.shares_memory(clone.params["b2"], model.params["b2"])
+    model.params = {key: value.astype(np.float32) for key, value in model.params.items()}
+    model.params["b2"] = model.params["b2"].astype(np.float64)
+    clone = model.copy()  # mixed dtypes: each array copied as it is
+    assert [v.dtype for v in clone.params.values()] == [v.dtype for v in model.params.values()]
+    model.params["b2"] = model.params["b2"].astype(np.float32)
+    assert all(v.dtype == np.float32 for v in model.copy().params.values())
 
 
 @pytest.mark.parametrize("make", [lambda: MLP((3, 4, 5, 2), rng=0), lambda: MLP((3, 4, 5, 2), rng=0).copy()])
