@@ -36,6 +36,7 @@ ASSIGNMENT_CHAPTERS = {
     "learning-rate": "chapters/04-learning-rate",
     "optimizers": "chapters/05-optimizers",
     "local-minima": "chapters/06-global-minimum",
+    "speed": "chapters/07-speed",
     "saddle-points": "chapters/08-saddle-points",
     "activations": "chapters/09-activations",
     "regularization": "chapters/10-regularization",
@@ -45,6 +46,8 @@ _GD, _VAR, _LR, _OPT = ("chapters/02-gradient-descent", "chapters/03-variants",
                         "chapters/04-learning-rate", "chapters/05-optimizers")
 _MIN, _SAD, _ACT, _REG = ("chapters/06-global-minimum", "chapters/08-saddle-points",
                           "chapters/09-activations", "chapters/10-regularization")
+_SPD = "chapters/07-speed"
+_MOMENTUM_MAP = "Momentum: where it is stable, and how much faster"
 _BACKPROP = "The gradient of a neural network: backpropagation"
 _ADAPTIVE = "The state, step by step"
 _DEEPER = "Sigmoid, tanh, ReLU and leaky ReLU on a deeper network"
@@ -75,6 +78,9 @@ FUNCTION_SECTIONS = {
     "temperature": (_MIN, "Simulated annealing"),
     "simulated_annealing": (_MIN, "Simulated annealing"),
     "random_restarts": (_MIN, "Random restarts"),
+    "clip_by_global_norm": (_SPD, "Exploding gradients and clipping"),
+    "heavy_ball_rate": (_SPD, _MOMENTUM_MAP),
+    "heavy_ball_optimal": (_SPD, _MOMENTUM_MAP),
     "classify_critical_point": (_SAD, "Reading a critical point off the Hessian"),
     "perturbed_gradient_descent": (_SAD, "Escaping with perturbations and noise"),
     "relu": (_ACT, "The kink and its subgradients"),
