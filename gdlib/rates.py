@@ -26,10 +26,10 @@ __all__ = ["heavy_ball_rate", "heavy_ball_optimal"]
 
 
 def _real_array(value, name: str) -> np.ndarray:
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number or an array of them, got {name}={_show(value)}") from None
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be a real number or an array of them, got {name}={_show(value)}")
+    arr = arr.astype(float)
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite, got {name}={_show(value)}")
     return arr
