@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from gdcheck._engine import Case, Failure, Outputs, Spec, as_array, call_each, is_pair, public_check, verify
+from gdcheck._engine import (
+    Case, Failure, Outputs, Spec, as_array, call_each, is_pair, public_check, verify,
+)
 from gdcheck.catalogue_speed import clipped_arrays  # noqa: F401  (registers the speed mistakes)
 from gdlib import rates, rnn
 

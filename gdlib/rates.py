@@ -68,6 +68,11 @@ def heavy_ball_rate(lr, beta, lam):
     -------
     float or numpy.ndarray
         :math:`\rho(T_\lambda)`; an array of the broadcast shape when an argument is an array.
+
+    Notes
+    -----
+    Chapter 7, "Momentum: where it is stable, and how much faster", maps it over
+    :math:`(\eta, \beta)`; the chapter's exercise asks for it (scalar arguments).
     """
     lr_a, beta_a, lam_a = (_real_array(v, n) for v, n in ((lr, "lr"), (beta, "beta"), (lam, "lam")))
     if np.any(lr_a <= 0):
@@ -102,6 +107,10 @@ def heavy_ball_optimal(mu, L):
     Returns
     -------
     (lr, beta) : tuple of float
+
+    Notes
+    -----
+    Chapter 7 marks this setting on its map of the heavy ball's rate; its exercise asks for it.
     """
     mu = check_positive_number(mu, "mu")
     L = check_positive_number(L, "L")
