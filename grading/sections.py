@@ -80,6 +80,9 @@ FUNCTION_SECTIONS = {
     "l1_grad": "sec-l1-sparsity",
     "dropout_forward": "sec-dropout",
     "dropout_backward": "sec-dropout",
+    "clip_by_global_norm": "sec-clipping",
+    "heavy_ball_rate": "sec-momentum-region",
+    "heavy_ball_optimal": "sec-momentum-region",
 }
 
 MISTAKE_SECTIONS = {
