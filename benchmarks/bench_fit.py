@@ -14,10 +14,11 @@ number of epochs. Three gdlib figures:
 - ``gdlib fit``: the default call, which after every epoch also evaluates the loss and accuracy
   on the whole training set (``History.loss_per_epoch``, ``History.train_acc``), one more
   forward pass over the data that scikit-learn does not make;
-- ``gdlib fit, no epoch metrics``: ``fit(..., record_epoch_metrics=False)``, the same training
-  (bit for bit) without that evaluation, plus ``History.mean_batch_loss_per_epoch()``, the
-  size-weighted mean of each epoch's batch losses, which is what scikit-learn's fit records
-  (``loss_curve_``): the same work and the same record, so the like-for-like comparison;
+- ``gdlib fit, no epoch metrics``: ``fit`` on the same MLP seen through :class:`StepsOnly`,
+  whose ``evaluate`` returns at once, so the same training (bit for bit) without that
+  evaluation, plus ``History.mean_batch_loss_per_epoch()``, the size-weighted mean of each
+  epoch's batch losses, which is what scikit-learn's fit records (``loss_curve_``): the same
+  work and the same record, so the like-for-like comparison;
 - ``gdlib steps``: ``History.epoch_time`` of the default call, the training steps alone (wall
   clock only).
 
@@ -27,6 +28,8 @@ time divided by the row's in the same repeat: runs next to each other share the 
 state, so it moves less than the ratio of minima when the host's speed drifts. The verdict
 line per batch size compares scikit-learn's fit with gdlib's (``--target``, 1.5 by default):
 met when both the CPU and the wall-clock ratios (of the minima) reach it.
+
+``--sizes`` changes the layer widths (``--sizes 64 512 512 10`` for larger layers).
 
 Run: .venv/bin/python benchmarks/bench_fit.py [--epochs 20] [--lr 0.1] [--batch-sizes 32 128]
 """
@@ -56,13 +59,26 @@ def _timed(run):
     return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
-def run_gdlib(data, *, batch_size, lr, epochs, seed, record_epoch_metrics=True):
+class StepsOnly:
+    """An MLP as ``fit`` sees it, minus the evaluation after every epoch (one more forward pass
+    over the training set, which scikit-learn's fit does not make): its ``evaluate`` returns
+    ``(0.0, None)`` at once. The training steps are the MLP's own, bit for bit."""
+
+    def __init__(self, model):
+        self.params, self.loss_and_grads, self.predict = model.params, model.loss_and_grads, model.predict
+
+    def evaluate(self, X, y):
+        return 0.0, None
+
+
+def run_gdlib(data, *, batch_size, lr, epochs, seed, epoch_metrics=True):
     model = MLP(SIZES, "relu", rng=seed)
+    trained = model if epoch_metrics else StepsOnly(model)
 
     def train():
-        history = fit(model, data.X_train, data.y_train, rule="sgd", lr=lr, num_epochs=epochs,
-                      batch_size=batch_size, rng=seed, record_epoch_metrics=record_epoch_metrics)
-        if not record_epoch_metrics:  # the loss curve scikit-learn's fit records (loss_curve_)
+        history = fit(trained, data.X_train, data.y_train, rule="sgd", lr=lr, num_epochs=epochs,
+                      batch_size=batch_size, rng=seed)
+        if not epoch_metrics:  # the loss curve scikit-learn's fit records (loss_curve_)
             history.mean_batch_loss_per_epoch()
         return history
 
@@ -73,7 +89,7 @@ def run_gdlib(data, *, batch_size, lr, epochs, seed, record_epoch_metrics=True):
 
 
 def run_gdlib_no_metrics(data, **kwargs):
-    return run_gdlib(data, record_epoch_metrics=False, **kwargs)
+    return run_gdlib(data, epoch_metrics=False, **kwargs)
 
 
 def run_sklearn(data, *, batch_size, lr, epochs, seed):
@@ -99,8 +115,10 @@ def run_torch(data, *, batch_size, lr, epochs, seed):
     torch.manual_seed(seed)
     X = torch.as_tensor(data.X_train, dtype=torch.float64)
     y = torch.as_tensor(data.y_train, dtype=torch.long)
-    net = torch.nn.Sequential(torch.nn.Linear(SIZES[0], SIZES[1]), torch.nn.ReLU(),
-                              torch.nn.Linear(SIZES[1], SIZES[2])).double()
+    layers = []
+    for fan_in, fan_out in zip(SIZES[:-1], SIZES[1:]):
+        layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.ReLU()]
+    net = torch.nn.Sequential(*layers[:-1]).double()
     opt = torch.optim.SGD(net.parameters(), lr=lr)
     loss_fn = torch.nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(seed)
@@ -135,15 +153,21 @@ def _verdict(ratios: tuple[float, float], target: float) -> str:
 
 
 def main(argv=None) -> None:
+    global SIZES
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--lr", type=float, default=0.1)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES),
+                        help="layer widths, input 64 and output 10 (default 64 128 10)")
     parser.add_argument("--threads", type=int, default=1, help="BLAS (and torch) threads")
     parser.add_argument("--target", type=float, default=1.5,
                         help="the speed-up over scikit-learn that counts as met")
     args = parser.parse_args(argv)
+    if len(args.sizes) < 2 or args.sizes[0] != 64 or args.sizes[-1] != 10:
+        parser.error(f"--sizes must start with 64 (pixels) and end with 10 (classes), got {args.sizes}")
+    SIZES = tuple(args.sizes)
 
     data = load_digits(seed=0)
     contenders = {"sklearn": run_sklearn, "gdlib": run_gdlib, "gdlib_no_metrics": run_gdlib_no_metrics}

@@ -23,7 +23,8 @@ from gdcheck.variants import check_iterate_minibatches, check_train
 __all__ = sorted(name for name in dir() if name.startswith("check_"))
 
 # The local-minima, saddle-points, activations and regularization assignments; their mistakes
-# are registered in gdcheck.catalogue.MISTAKES by gdcheck.catalogue_more.
+# are registered in gdcheck.catalogue.MISTAKES by gdcheck.catalogue_more (the speed
+# assignment's by gdcheck.catalogue_speed).
 from gdcheck.activations import (
     check_layer_gradient_norms, check_leaky_relu, check_leaky_relu_grad, check_relu,
     check_relu_grad, check_sigmoid, check_sigmoid_grad, check_tanh, check_tanh_grad,
@@ -36,5 +37,8 @@ from gdcheck.regularization import (
     check_dropout_backward, check_dropout_forward, check_l1_grad, check_l2_grad,
 )
 from gdcheck.saddle_points import check_classify_critical_point, check_perturbed_gradient_descent
+from gdcheck.speed import (
+    check_clip_by_global_norm, check_heavy_ball_optimal, check_heavy_ball_rate,
+)
 
 __all__ = sorted(name for name in dir() if name.startswith("check_"))

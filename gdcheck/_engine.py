@@ -97,6 +97,12 @@ class Spec:
     rtol32: float = 2e-5
     atol32: float = 1e-6
 
+    def __post_init__(self):
+        SPECS[self.function] = self
+
+
+SPECS: dict[str, Spec] = {}  # exercise function -> its Spec, for the grader (grading/sealing.py)
+
 
 # -- running code quietly ------------------------------------------------------------------------
 

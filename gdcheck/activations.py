@@ -14,8 +14,7 @@ import inspect
 import numpy as np
 
 from gdcheck._engine import Case, Failure, Outputs, Spec, as_array, public_check, verify
-from gdlib.nn import activations
-from gdlib.nn import MLP
+from gdlib.nn import activations, MLP
 
 _WHERE = (("where z > 0", np.greater), ("where z = 0", np.equal), ("where z < 0", np.less))
 

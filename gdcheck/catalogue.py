@@ -23,8 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from gdlib.nn import layers, losses
-from gdlib.nn import relu
+from gdlib.nn import layers, losses, relu
 from gdlib.optim import AdagradState, AdamState, MomentumState, NesterovState, RMSpropState
 from gdlib.train import iterate_minibatches as _reference_minibatches
 

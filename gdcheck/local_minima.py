@@ -24,8 +24,7 @@ import numpy as np
 from gdcheck._engine import Case, Failure, Outputs, Spec, as_array, call_each, public_check, verify
 from gdcheck._statistics import KS_LIMIT, Z_LIMIT, Sampled, ks_uniform, same_point, z_score
 from gdcheck.catalogue_more import GLOBAL_SEARCH, RESTARTS, TILTED_PLANE, uphill_acceptance
-from gdlib.landscapes import search
-from gdlib.landscapes import multi_minima
+from gdlib.landscapes import search, multi_minima
 
 # -- acceptance_probability ---------------------------------------------------------------------
 

@@ -53,6 +53,10 @@ def _grade(args) -> int:
     if "bar" in bar:
         bar["bar"].close()
     print(report.isolation)
+    if report.sealed:
+        modules = sorted({name.rpartition(".")[0] for name in report.sealed})
+        print(f"sealed: {len(report.sealed)} functions of {', '.join(modules)} refuse student code "
+              "while a check that forbids them runs")
     for problem in report.release_problems:
         print(f"release: {problem}")
     if report.missing:

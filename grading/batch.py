@@ -55,6 +55,7 @@ class BatchReport:
     results: list[Result] = field(default_factory=list)
     feedback: dict[str, dict] = field(default_factory=dict)
     isolation: str = ""
+    sealed: list[str] = field(default_factory=list)  # what the sandbox's gdlib refuses (sealing.py)
     release_problems: list[str] = field(default_factory=list)
     grades_csv: Path | None = None
     report_csv: Path | None = None
@@ -256,9 +257,10 @@ def _grade(pool, course, assignment, folders, refused_folders, options, report, 
     notebooks = {name: nbs.source_cells(src, rel) for name, (src, rel) in sources.items()}
     titles = {name: test_titles(src) for name, (src, _) in sources.items()}
     book_url = sections.book_url(course.root)
-    iso = prepare_runtime(course.root, allowed, unsafe_same_user=options.unsafe_same_user,
+    iso = prepare_runtime(course.root, allowed, graded=nbs.graded_functions(notebooks),
+                          unsafe_same_user=options.unsafe_same_user,
                           cpu_seconds=int(options.submission_seconds) + 1)
-    report.isolation = iso.description
+    report.isolation, report.sealed = iso.description, list(iso.sealed)
     context = {"assignment": assignment, "options": options, "notebooks": notebooks,
                "metadata": {name: src.get("metadata", {}) for name, (src, _) in sources.items()},
                "isolation": iso, "course_root": str(course.root), "secrets": fb.secret_lines(sources),

@@ -14,7 +14,9 @@ submitted, in the grader, and flags for review:
 - **code that makes or reads code at run time**, which the first look cannot see through:
   ``exec``, ``eval``, ``compile``, ``__import__``, ``importlib``, ``inspect.getsource``,
   ``marshal``, ``types.FunctionType``/``CodeType``, ``__code__``, ``sys.modules``, profilers and
-  tracers, and imports of gdcheck.
+  tracers, and imports of gdcheck; also what reaches past the sealed gdlib of the sandbox
+  (:mod:`grading.sealing`): a function's ``__closure__`` or ``__wrapped__``, frames,
+  ``gc``, ``code``/``codeop``/``runpy`` (code under a file name of one's choosing) and ``pickle``.
 
 A flag never changes a score: it marks the notebook for a person, like the sandbox's flags.
 """
@@ -30,9 +32,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 MIN_CODE_BYTES = 120  # shorter functions (sigmoid_grad: s * (1 - s)) are what anyone would write
 BUILTIN_CALLS = {"exec", "eval", "compile", "__import__"}
 METHOD_CALLS = {"getsource", "getsourcelines", "FunctionType", "CodeType", "setprofile", "settrace"}
-DYNAMIC_MODULES = {"importlib", "marshal", "inspect", "gdcheck", "ctypes", "dis"}
+DYNAMIC_MODULES = {"importlib", "marshal", "inspect", "gdcheck", "ctypes", "dis", "gc", "code", "codeop",
+                   "runpy", "pickle", "copyreg"}
 DYNAMIC_ATTRIBUTES = {"__code__", "__globals__", "__builtins__", "__dict__", "modules", "f_globals", "f_locals",
-                      "co_code"}
+                      "co_code", "__closure__", "__wrapped__", "cell_contents", "f_back"}
 
 
 def _fingerprint(code: types.CodeType) -> tuple:
@@ -113,7 +116,11 @@ def _gdlib_uses(tree: ast.AST, defined: set[str]) -> set[str]:
         return name.startswith("_") and not name.startswith("__") or name in defined
 
     for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == "gdlib"
+                      and any(suspicious(part) for part in a.name.split(".")[1:])}
         if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "gdlib":
+            found |= {node.module for part in node.module.split(".")[1:] if suspicious(part)}
             found |= {f"{node.module}.{a.name}" for a in node.names if suspicious(a.name)}
         elif isinstance(node, ast.Attribute) and suspicious(node.attr):
             base, chain = node.value, []

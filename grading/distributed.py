@@ -179,6 +179,7 @@ class GradingPlugin(WorkerPlugin):
         self.ready = self.thread.submit(self._prepare)
 
     def _prepare(self) -> None:
+        from .notebooks import graded_functions
         from .sandbox import prepare_runtime
         found = code_digest()
         if found != self.digest:
@@ -195,6 +196,7 @@ class GradingPlugin(WorkerPlugin):
         root = Path(self.course_root)
         options = self.context["options"]
         self.iso = prepare_runtime(root if root.is_dir() else REPO_ROOT, sorted(data.iterdir()),
+                                   graded=graded_functions(self.context["notebooks"]),
                                    unsafe_same_user=options.unsafe_same_user,
                                    cpu_seconds=int(options.submission_seconds) + 1)
         (self.scratch / "runtime").write_text(self.iso.runtime)  # for remove_orphans

@@ -5,7 +5,7 @@ nbgrader's feedback page (grading/feedback.py makes it) is finished here:
 - maths: nbgrader's template loads MathJax 2 from cdnjs; the page loads MathJax 3 from
   ``mathjax/`` beside it instead, the files the book uses (pip package sphinx-mathjax-offline),
   hard-linked (or copied) into every feedback folder, so the page has no request to any host;
-- links: ``../../chapters/05-optimizers.ipynb`` (a path of the course repository) becomes the
+- links: ``../../chapters/<chapter>.ipynb`` (a path of the course repository) becomes the
   chapter's page in the published book (``book_url`` of ``course.yml``, grading/sections.py);
 - test cells are titled by what they check ("Visible test: momentum_step", "Hidden test:
   adam_step", grading/diagnoses.py) instead of "Test cell" / "Grade cell";

@@ -116,6 +116,12 @@ def defined_names(source: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def graded_functions(notebooks: dict[str, list[SourceCell]]) -> tuple[str, ...]:
+    """The functions the answer cells of an assignment's notebooks define (what is graded)."""
+    return tuple(sorted({name for cells in notebooks.values() for cell in cells
+                         if cell.kind == ANSWER for name in cell.defines}))
+
+
 def source_cells(source_nb: dict, release_nb: dict) -> list[SourceCell]:
     """The cells of a source notebook, paired with the release version nbgrader made of them."""
     release_by_id = {}

@@ -42,7 +42,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import bubblewrap, isolation, protocol
+from . import bubblewrap, isolation, protocol, sealing
 from .isolation import STAGING, inside as _inside, kill_uid
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -92,6 +92,7 @@ class Isolation:
     scratch_mb: int = 64
     cpu_seconds: int = 0
     why_not_bubblewrap: str = ""
+    sealed: list[str] = field(default_factory=list)  # functions the sandbox's copies guard (sealing.py)
 
     @property
     def settings(self) -> dict:
@@ -158,9 +159,12 @@ def _reserve_uids(runtime: str) -> int:
     raise RuntimeError("no free block of sandbox uids")
 
 
-def prepare_runtime(course_root: Path, data_files: list[Path], *, unsafe_same_user: bool = False,
-                    cpu_seconds: int = 0) -> Isolation:
+def prepare_runtime(course_root: Path, data_files: list[Path], *, graded: tuple[str, ...] = (),
+                    unsafe_same_user: bool = False, cpu_seconds: int = 0) -> Isolation:
     """Make the runtime folder (lib copies, data files) and decide how sandboxes are isolated.
+
+    ``graded`` names the functions the assignment's answer cells define: in the copies of gdlib and
+    gdcheck, their checks' references are sealed (:mod:`grading.sealing`).
 
     Bubblewrap first (grading/bubblewrap.py), as root and as an ordinary user; without it, as
     root, the grader's own namespaces and a uid per sandbox; without either, grading refuses
@@ -172,6 +176,7 @@ def prepare_runtime(course_root: Path, data_files: list[Path], *, unsafe_same_us
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
     for package in ("gdlib", "gdcheck"):
         shutil.copytree(REPO_ROOT / package, lib / package, ignore=ignore)
+    sealed = sealing.seal(lib, graded)
     (lib / "gdsandbox").mkdir(parents=True)
     (lib / "gdsandbox" / "__init__.py").write_text('"""The grader\'s sandbox runner (a copy)."""\n')
     here = Path(__file__).resolve().parent
@@ -206,7 +211,8 @@ def prepare_runtime(course_root: Path, data_files: list[Path], *, unsafe_same_us
                     hidden=hidden, keep=keep, sensitive=sensitive, as_root=as_root,
                     uid_base=_reserve_uids(str(runtime)) if as_root else os.getuid(),
                     visible=[(p, p) for p in _outermost([os.path.realpath(p) for p in (sys.prefix, sys.base_prefix)])]
-                    + [(str(lib), bubblewrap.LIB), (str(data), bubblewrap.DATA)], cpu_seconds=int(cpu_seconds))
+                    + [(str(lib), bubblewrap.LIB), (str(data), bubblewrap.DATA)],
+                    cpu_seconds=int(cpu_seconds), sealed=sealed)
     iso.bubblewrap, iso.why_not_bubblewrap = bubblewrap.works(python, iso.visible, _zygote_preexec(iso, 0))
     if iso.bubblewrap:
         return iso

@@ -4,13 +4,18 @@ The class report links every named mistake of gdcheck's catalogue to the book se
 addresses it, and the feedback pages link to the published book instead of
 ``../../chapters/<chapter>.ipynb`` (a path that exists only in the course repository).
 
-- :data:`ASSIGNMENT_CHAPTERS`: assignment id -> the chapter it goes with;
+- :data:`ASSIGNMENT_CHAPTERS`: assignment id -> the chapter it goes with, read from ``_toc.yml``
+  (the chapter that lists ``exercises/<id>/<id>`` among its sections);
 - :data:`FUNCTION_SECTIONS`: exercise function (the ``<name>`` of ``gdcheck.check_<name>``, the
-  ``function`` of a catalogue :class:`~gdcheck.catalogue.Mistake`) -> (chapter, section heading);
+  ``function`` of a catalogue :class:`~gdcheck.catalogue.Mistake`) -> the MyST label of the
+  section that teaches it (``(sec-momentum)=`` above its heading);
 - :data:`MISTAKE_SECTIONS`: a catalogue key whose mistake a more precise section addresses.
 
-A new exercise function or chapter heading goes here (tests/test_class_report.py checks that
-every function of the catalogue is mapped to a heading that exists). The book's base URL comes
+Chapters are never named by number or file here: the label gives the chapter and the heading
+(:func:`book_labels`), ``_toc.yml`` the chapter's number (:func:`chapter_number`), so inserting
+a chapter or renaming a heading changes nothing in this file. A new exercise function goes
+here with its section's label (tests/test_class_report.py checks that every function of the
+catalogue is mapped to a label that exists). The book's base URL comes
 from the course configuration, ``book_url`` of ``course.yml`` read by
 ``tools/course_config.py``; without one, links are relative paths into the locally built book
 (``_build/html``). The same file gives the student repository and branch that the notebooks'
@@ -30,99 +35,165 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILT_BOOK = REPO_ROOT / "_build" / "html"
 
-ASSIGNMENT_CHAPTERS = {
-    "gradient-descent": "chapters/02-gradient-descent",
-    "variants": "chapters/03-variants",
-    "learning-rate": "chapters/04-learning-rate",
-    "optimizers": "chapters/05-optimizers",
-    "local-minima": "chapters/06-global-minimum",
-    "saddle-points": "chapters/08-saddle-points",
-    "activations": "chapters/09-activations",
-    "regularization": "chapters/10-regularization",
-}
+_BACKPROP, _ADAPTIVE, _DEEPER = "sec-backpropagation", "sec-adaptive-state", "sec-deeper-network"
 
-_GD, _VAR, _LR, _OPT = ("chapters/02-gradient-descent", "chapters/03-variants",
-                        "chapters/04-learning-rate", "chapters/05-optimizers")
-_MIN, _SAD, _ACT, _REG = ("chapters/06-global-minimum", "chapters/08-saddle-points",
-                          "chapters/09-activations", "chapters/10-regularization")
-_BACKPROP = "The gradient of a neural network: backpropagation"
-_ADAPTIVE = "The state, step by step"
-_DEEPER = "Sigmoid, tanh, ReLU and leaky ReLU on a deeper network"
-
+# function -> the MyST label of the book section that teaches it (``(sec-...)=`` above the
+# heading in the chapter); the chapter, its number and the heading are read from the book.
 FUNCTION_SECTIONS = {
-    "gradient_descent": (_GD, "The update rule"),
-    "numerical_gradient": (_GD, _BACKPROP),
-    "two_layer_backward": (_GD, _BACKPROP),
-    "iterate_minibatches": (_VAR, "One algorithm, three batch sizes"),
-    "train": (_VAR, "One algorithm, three batch sizes"),
-    "stability_threshold": (_LR, "Four regimes on a quadratic"),
-    "step_decay": (_LR, "Learning-rate schedules"),
-    "exponential_decay": (_LR, "Learning-rate schedules"),
-    "cosine_schedule": (_LR, "Learning-rate schedules"),
-    "momentum_init": (_OPT, "Momentum: a running sum of gradients"),
-    "momentum_step": (_OPT, "Momentum: a running sum of gradients"),
-    "nesterov_init": (_OPT, "Momentum: a running sum of gradients"),
-    "nesterov_step": (_OPT, "Momentum: a running sum of gradients"),
-    "adagrad_init": (_OPT, _ADAPTIVE),
-    "adagrad_step": (_OPT, _ADAPTIVE),
-    "rmsprop_init": (_OPT, _ADAPTIVE),
-    "rmsprop_step": (_OPT, _ADAPTIVE),
-    "adam_init": (_OPT, _ADAPTIVE),
-    "adam_step": (_OPT, _ADAPTIVE),
-    "adamw_init": (_OPT, _ADAPTIVE),
-    "adamw_step": (_OPT, _ADAPTIVE),
-    "acceptance_probability": (_MIN, "Simulated annealing"),
-    "temperature": (_MIN, "Simulated annealing"),
-    "simulated_annealing": (_MIN, "Simulated annealing"),
-    "random_restarts": (_MIN, "Random restarts"),
-    "classify_critical_point": (_SAD, "Reading a critical point off the Hessian"),
-    "perturbed_gradient_descent": (_SAD, "Escaping with perturbations and noise"),
-    "relu": (_ACT, "The kink and its subgradients"),
-    "relu_grad": (_ACT, "The kink and its subgradients"),
-    "leaky_relu": (_ACT, "Dead units and leaky ReLU"),
-    "leaky_relu_grad": (_ACT, "Dead units and leaky ReLU"),
-    "sigmoid": (_ACT, _DEEPER),
-    "sigmoid_grad": (_ACT, _DEEPER),
-    "tanh": (_ACT, _DEEPER),
-    "tanh_grad": (_ACT, _DEEPER),
-    "layer_gradient_norms": (_ACT, _DEEPER),
-    "l2_grad": (_REG, "L2 regularization is weight decay"),
-    "l1_grad": (_REG, "L1 regularization and sparsity"),
-    "dropout_forward": (_REG, "Dropout"),
-    "dropout_backward": (_REG, "Dropout"),
+    "gradient_descent": "sec-update-rule",
+    "numerical_gradient": _BACKPROP,
+    "two_layer_backward": _BACKPROP,
+    "iterate_minibatches": "sec-three-batch-sizes",
+    "train": "sec-three-batch-sizes",
+    "stability_threshold": "sec-four-regimes",
+    "step_decay": "sec-learning-rate-schedules",
+    "exponential_decay": "sec-learning-rate-schedules",
+    "cosine_schedule": "sec-learning-rate-schedules",
+    "momentum_init": "sec-momentum",
+    "momentum_step": "sec-momentum",
+    "nesterov_init": "sec-momentum",
+    "nesterov_step": "sec-momentum",
+    "adagrad_init": _ADAPTIVE,
+    "adagrad_step": _ADAPTIVE,
+    "rmsprop_init": _ADAPTIVE,
+    "rmsprop_step": _ADAPTIVE,
+    "adam_init": _ADAPTIVE,
+    "adam_step": _ADAPTIVE,
+    "adamw_init": _ADAPTIVE,
+    "adamw_step": _ADAPTIVE,
+    "acceptance_probability": "sec-simulated-annealing",
+    "temperature": "sec-simulated-annealing",
+    "simulated_annealing": "sec-simulated-annealing",
+    "random_restarts": "sec-random-restarts",
+    "classify_critical_point": "sec-critical-point-hessian",
+    "perturbed_gradient_descent": "sec-escaping-saddles",
+    "relu": "sec-kink-subgradients",
+    "relu_grad": "sec-kink-subgradients",
+    "leaky_relu": "sec-dead-units",
+    "leaky_relu_grad": "sec-dead-units",
+    "sigmoid": _DEEPER,
+    "sigmoid_grad": _DEEPER,
+    "tanh": _DEEPER,
+    "tanh_grad": _DEEPER,
+    "layer_gradient_norms": _DEEPER,
+    "l2_grad": "sec-l2-weight-decay",
+    "l1_grad": "sec-l1-sparsity",
+    "dropout_forward": "sec-dropout",
+    "dropout_backward": "sec-dropout",
+    "clip_by_global_norm": "sec-clipping",
+    "heavy_ball_rate": "sec-momentum-region",
+    "heavy_ball_optimal": "sec-momentum-region",
 }
 
 MISTAKE_SECTIONS = {
-    "ad-no-bias-correction": (_OPT, "Adam's bias correction"),
-    "ad-bias-m-only": (_OPT, "Adam's bias correction"),
-    "ad-bias-v-only": (_OPT, "Adam's bias correction"),
-    "ad-t-after-use": (_OPT, "Adam's bias correction"),
+    "ad-no-bias-correction": "sec-adam-bias-correction",
+    "ad-bias-m-only": "sec-adam-bias-correction",
+    "ad-bias-v-only": "sec-adam-bias-correction",
+    "ad-t-after-use": "sec-adam-bias-correction",
 }
+
+TARGET_HEADING = re.compile(r"^\((?P<label>[^()\s]+)\)=[ \t]*\n(?:[ \t]*\n)*"
+                            r"#{1,6}[ \t]+(?P<heading>.+?)[ \t]*$", re.M)
+
+
+def _toc() -> dict:
+    try:
+        import yaml
+        return yaml.safe_load((REPO_ROOT / "_toc.yml").read_text(encoding="utf-8")) or {}
+    except (OSError, ImportError, ValueError):
+        return {}
+
+
+@functools.lru_cache(maxsize=None)
+def toc_chapters() -> tuple[tuple[str, int | None, tuple[str, ...]], ...]:
+    """Every chapter of ``_toc.yml`` in order: ``(docname, number, section docnames)``; the
+    number as the book shows it (numbered parts count on across parts), None when unnumbered."""
+    chapters, count = [], 0
+    for part in _toc().get("parts", []):
+        for entry in part.get("chapters", []):
+            number = None
+            if part.get("numbered"):
+                count += 1
+                number = count
+            files = tuple(e["file"] for e in entry.get("sections") or [] if "file" in e)
+            chapters.append((entry["file"], number, files))
+    return tuple(chapters)
+
+
+def chapter_number(docname: str) -> int | None:
+    """The chapter's number in the book (from ``_toc.yml``), or None."""
+    return next((number for doc, number, _ in toc_chapters() if doc == docname), None)
+
+
+def assignment_chapters() -> dict[str, str]:
+    """Assignment id -> its chapter: ``_toc.yml`` lists ``exercises/<id>/<id>`` under it."""
+    found = {}
+    for docname, _, files in toc_chapters():
+        for file in files:
+            match = re.fullmatch(r"exercises/([^/]+)/\1", file)
+            if match:
+                found[match.group(1)] = docname
+    return found
+
+
+ASSIGNMENT_CHAPTERS = assignment_chapters()
+
+
+@functools.lru_cache(maxsize=None)
+def book_labels() -> dict[str, tuple[str, str]]:
+    """Every ``(label)=`` of the chapters that stands above a heading: label -> (docname,
+    heading); a label on a chapter's title maps to (docname, "") (the chapter itself)."""
+    labels = {}
+    for docname, _, _ in toc_chapters():
+        path = REPO_ROOT / f"{docname}.ipynb"
+        if not path.is_file():
+            continue
+        title = chapter_title(docname)
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            if cell.get("cell_type") == "markdown":
+                source = cell["source"]
+                source = "".join(source) if isinstance(source, list) else source
+                for m in TARGET_HEADING.finditer(source):
+                    heading = m.group("heading").strip()
+                    labels[m.group("label")] = (docname, "" if heading == title else heading)
+    return labels
+
+
+def section_of(label: str) -> Section | None:
+    """The :class:`Section` a MyST label stands above, or None for a label no chapter has."""
+    found = book_labels().get(label)
+    return Section(found[0], found[1], label) if found else None
+
 
 CHAPTER_LINK = re.compile(r'href="(?:\.\./)*(chapters/[\w.-]+)\.(?:ipynb|md)(#[^"]*)?"')
 
 
 @dataclass(frozen=True)
 class Section:
-    """A place in the book: ``docname`` (``chapters/05-optimizers``) and a heading, or none
-    for the chapter itself."""
+    """A place in the book: ``docname`` (``chapters/<chapter>``) and a heading, or none
+    for the chapter itself; ``target`` is the MyST label above the heading, if any."""
 
     docname: str
     heading: str = ""
+    target: str = ""
 
     @property
     def anchor(self) -> str:
-        """The HTML id Sphinx gives the heading (docutils' ``make_id``), or ``""``."""
+        """The HTML id of the heading: its MyST label (Sphinx gives the section that id), else
+        the id Sphinx derives from the heading (docutils' ``make_id``), or ``""``."""
         if not self.heading:
             return ""
+        if self.target:
+            return self.target
         from docutils.nodes import make_id
         return make_id(self.heading)
 
     @property
     def label(self) -> str:
-        """``Chapter 5, Adam's bias correction`` (or the chapter's title without a heading)."""
-        match = re.match(r"chapters/(\d+)-", self.docname)
-        chapter = f"Chapter {int(match.group(1))}" if match else self.docname
+        """``Chapter <n>, Adam's bias correction`` (or the chapter's title without a heading); the
+        number is the chapter's place in ``_toc.yml``."""
+        number = chapter_number(self.docname)
+        chapter = f"Chapter {number}" if number else chapter_title(self.docname) or self.docname
         return f"{chapter}, {self.heading or chapter_title(self.docname) or self.docname}"
 
     def url(self, base: str | None, start: Path | None = None) -> str:
@@ -166,10 +237,10 @@ def chapter_headings(docname: str) -> list[str]:
 def section_for(*, key: str = "", function: str = "", assignment: str = "") -> Section | None:
     """The most precise section for a catalogue ``key``, else its ``function``, else the
     chapter of ``assignment``; ``None`` when nothing is known."""
-    if key in MISTAKE_SECTIONS:
-        return Section(*MISTAKE_SECTIONS[key])
-    if function in FUNCTION_SECTIONS:
-        return Section(*FUNCTION_SECTIONS[function])
+    for label in (MISTAKE_SECTIONS.get(key), FUNCTION_SECTIONS.get(function)):
+        section = section_of(label) if label else None
+        if section is not None:
+            return section
     if assignment in ASSIGNMENT_CHAPTERS:
         return Section(ASSIGNMENT_CHAPTERS[assignment])
     return None
@@ -239,7 +310,7 @@ def install_values(course_root: Path | None = None) -> dict[str, str]:
 
 
 def rewrite_chapter_links(page: str, base: str | None, start: Path | None = None) -> str:
-    """``href="../../chapters/05-optimizers.ipynb#x"`` -> the book's page for that chapter."""
+    """``href="../../chapters/<chapter>.ipynb#x"`` -> the book's page for that chapter."""
     import html
 
     def replace(match):

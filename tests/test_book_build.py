@@ -148,3 +148,36 @@ def test_the_conventions_are_a_page_of_the_book_and_a_file_students_get(book_htm
     student_repo = BUILD_DIR / "student-repo"
     if student_repo.is_dir():
         assert (student_repo / "CONVENTIONS.md").read_text(encoding="utf-8") == text
+
+
+def test_references_resolve_to_the_numbers_and_titles_the_plain_notebooks_show(book_html, course):
+    """Every labelled heading carries, in the built page, the id of its label and the number
+    tools/plain_notebooks.py computes from _toc.yml (so a plain notebook's "Chapter 5" is the
+    book's); every {ref}/{numref} became a link (no raw role, no "???" of an unresolved one);
+    the home page's chapter map shows each chapter's number from the toc."""
+    import sys
+
+    from conftest import REPO_ROOT
+    sys.path.insert(0, str(REPO_ROOT / "tools"))
+    import plain_notebooks
+
+    book = plain_notebooks.load_course(REPO_ROOT, course, html_dir=None)
+    checked = 0
+    for label, target in book.labels.items():
+        html = page_of(book_html, target.docname).read_text(encoding="utf-8")
+        assert f'id="{label}"' in html, f"{label}: no such id in {target.docname}.html"
+        if target.number and target.anchor:
+            after = html[html.index(f'id="{label}"'):]
+            shown = re.search(r'<span class="section-number">([\d.]+?)\.? </span>', after)
+            assert shown and shown.group(1) == target.number, (label, target.number, shown)
+            checked += 1
+    assert checked >= 10
+    for docname in book.titles:
+        text = re.sub(r"<pre.*?</pre>", "", page_of(book_html, docname).read_text(encoding="utf-8"),
+                      flags=re.S)                              # code shown is code
+        assert "{ref}" not in text and "{numref}" not in text and "???" not in text, docname
+    import html as html_module
+    home = html_module.unescape(re.sub(r"<[^>]+>", "", page_of(book_html, "index").read_text("utf-8")))
+    home = " ".join(home.replace("\u2019", "'").split())       # Sphinx's smart quotes
+    for docname, number in book.numbers.items():
+        assert f"Chapter {number}, {book.titles[docname]}" in home, docname

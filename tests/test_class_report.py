@@ -146,7 +146,7 @@ def test_the_report_counts_named_mistakes_and_links_the_book_section(graded):
     assert title == "gradient ascent (a plus sign in the update)" and of == str(run)
     assert percent == f"{100 * 2 / run:.1f}"
     base = sections.book_url(graded["course"])
-    page = "chapters/02-gradient-descent.html#the-update-rule"
+    page = "chapters/02-gradient-descent.html#sec-update-rule"
     assert url == (base + page if base else url) and url.endswith(page)
     assert "The update rule" in sections.chapter_headings("chapters/02-gradient-descent")
     assert f"href='{url}'" in stage["html"] and "Chapter 2, The update rule" in stage["html"]
@@ -225,7 +225,7 @@ def test_feedback_titles_test_cells_links_the_book_and_withholds_hidden_details(
     assert "A hidden test: its inputs and values are not shown" in page
     links = re.findall(r'<p class="book-link">Read about it in the book: <a href="([^"]+)">([^<]+)</a>', page)
     assert len(links) == 2 and links[0][1] == "Chapter 2, The update rule", links
-    assert links[0][0].endswith("chapters/02-gradient-descent.html#the-update-rule")
+    assert links[0][0].endswith("chapters/02-gradient-descent.html#sec-update-rule")
 
 
 def test_feedback_zip_gives_one_zip_per_student(graded):
@@ -308,12 +308,37 @@ def test_every_catalogue_function_is_mapped_to_a_book_section():
     unmapped = sorted(functions - set(sections.FUNCTION_SECTIONS))
     assert not unmapped, f"add these to grading/sections.py FUNCTION_SECTIONS: {unmapped}"
     assert set(sections.MISTAKE_SECTIONS) <= set(MISTAKES)
-    for docname, heading in [*sections.FUNCTION_SECTIONS.values(), *sections.MISTAKE_SECTIONS.values()]:
-        assert heading in sections.chapter_headings(docname), (docname, heading)
+    for label in [*sections.FUNCTION_SECTIONS.values(), *sections.MISTAKE_SECTIONS.values()]:
+        section = sections.section_of(label)
+        assert section is not None, f"no chapter has the label ({label})= above a heading"
+        assert section.heading in sections.chapter_headings(section.docname), (label, section)
+        assert section.anchor == label
     assignments = {p.parent.name for p in (Path(sections.REPO_ROOT) / "solutions").glob("*/*.ipynb")}
     assert assignments <= set(sections.ASSIGNMENT_CHAPTERS)
     for docname in sections.ASSIGNMENT_CHAPTERS.values():
         assert (Path(sections.REPO_ROOT) / f"{docname}.ipynb").is_file(), docname
+    assert sections.section_of("sec-no-such-label") is None
+
+
+def test_chapter_numbers_come_from_the_toc_not_from_file_names(tmp_path, monkeypatch):
+    """Insert a chapter before the optimizers chapter in _toc.yml: its sections' links say
+    "Chapter 6" without any change in grading/sections.py."""
+    import yaml
+
+    from grading import sections
+    assert sections.section_for(key="ad-t-after-use").label.startswith("Chapter 5, ")
+    toc = yaml.safe_load((Path(sections.REPO_ROOT) / "_toc.yml").read_text())
+    toc["parts"][0]["chapters"].insert(1, {"file": "chapters/new-chapter"})
+    (tmp_path / "_toc.yml").write_text(yaml.safe_dump(toc))
+    monkeypatch.setattr(sections, "_toc", lambda: yaml.safe_load((tmp_path / "_toc.yml").read_text()))
+    sections.toc_chapters.cache_clear()
+    try:
+        assert sections.chapter_number("chapters/new-chapter") == 2
+        label = sections.section_for(key="ad-t-after-use").label
+        assert label == "Chapter 6, Adam's bias correction", label
+        assert sections.assignment_chapters()["optimizers"] == "chapters/05-optimizers"
+    finally:
+        sections.toc_chapters.cache_clear()
 
 
 def test_named_mistakes_are_read_from_gdchecks_messages():

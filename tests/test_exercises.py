@@ -349,7 +349,8 @@ def test_honest_answers_get_full_marks(assignment, graded):
     vectorised, float32, lists and tuples, restoring or copying inputs) get every point."""
     results = graded(assignment)["results"]
     honest = {s: r for s, r in results.items() if s.startswith("honest-")}
-    assert len(honest) >= 5, f"only {len(honest)} honest alternatives for {assignment}"
+    assert len(honest) >= 5, (f"only {len(honest)} honest alternatives for {assignment}: write them in "
+                              f"tests/honest_answers/{assignment.replace('-', '_')}.py")
     problems = [f"{student}: {grade_id} scored {score}/{top}; its output: {r['outputs'][grade_id][-400:]!r}"
                 for student, r in honest.items() for grade_id, (score, top) in r["scores"].items()
                 if score != top]

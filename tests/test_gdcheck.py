@@ -26,7 +26,7 @@ from gdcheck.catalogue import MISTAKES, mistakes_for
 from gdlib.optim import AdamState, MomentumState
 
 ASSIGNMENTS = ("gradient-descent", "variants", "learning-rate", "optimizers",
-               "local-minima", "saddle-points", "activations", "regularization")
+               "local-minima", "speed", "saddle-points", "activations", "regularization")
 
 
 @functools.cache

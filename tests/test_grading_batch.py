@@ -308,6 +308,7 @@ def run_batch(root: Path) -> dict:
             "report_csv": report.report_csv.read_text() if report.report_csv else "",
             "feedback_problems": {s: f.get("problem", "") for s, f in report.feedback.items()},
             "release_problems": report.release_problems, "isolation": report.isolation,
+            "sealed": report.sealed,
             "source_release_problems": check_release(release),
             "max_score": plan.max_score, "independent": plan.independent_function(),
             "independent_points": plan.points(plan.tests_naming(plan.independent_function())),

@@ -34,8 +34,9 @@ from pathlib import Path
 
 import pytest
 
+import test_grading_tampering as tampering
 from test_grading_batch import ASSIGNMENT, REPO_ROOT, Plan, insert_cell, first_answer_index, make_course, \
-    output_text, write_submissions
+    output_text, untrusted_folders, write_submissions
 
 pytestmark = pytest.mark.grading
 
@@ -319,7 +320,17 @@ def _grade(mode: str) -> dict:
         for name, source in ATTACKS.items():
             nb = plan.notebook(plan.wrong_answers())
             subs[name] = insert_cell(nb, first_answer_index(nb), source.format(**values))
+        subs.update(tampering.submissions(plan, course))  # the older red team's, in this mode too
         write_submissions(course, subs)
+        for student, files in tampering.extra_files().items():
+            for name, data in files.items():
+                (course / "submitted" / student / ASSIGNMENT / name).write_text(data)
+        for student, files in tampering.links(course).items():
+            for name, target in files.items():
+                link = course / "submitted" / student / ASSIGNMENT / name
+                link.parent.mkdir(parents=True, exist_ok=True)
+                link.symlink_to(target)
+        untrusted_folders(course, plan)
         home = root / "home"
         home.mkdir()
         user.own(root)
@@ -378,6 +389,28 @@ def test_the_grader_ran_in_bubblewrap_and_the_honest_students_score_as_always(ho
     assert _score(hostile, "wrong") == 0
     for attack in ATTACKS:
         assert _score(hostile, attack) == 0, attack
+
+
+def test_the_older_red_teams_tampering_scores_nothing_in_this_mode_too(hostile):
+    """tests/test_grading_tampering.py's submissions (monkeypatching, hooks, lying objects, shadow
+    files, reading secrets, fake scores, delegation behind the watcher's back, a link to the
+    solution) and the folders that once stopped a batch, graded as this user."""
+    full = {"points-changed", "bad-timestamp", "fifo-timestamp"}  # right answers: they keep their points
+    for student in _tampering_students():
+        expected = hostile["max_score"] if student in full else 0
+        assert _score(hostile, student) == expected, (student, hostile["mode"])
+    assert "symlink" not in hostile["grades"] or _score(hostile, "symlink") == 0
+    secrets = _outputs(hostile, "read-secrets")
+    assert "FOUND 0 []" in secrets and "WROTE" not in secrets, secrets[-2000:]
+    assert "PWNED" not in _outputs(hostile, "shadow-files")
+    assert "gdlib.nn.numerical_gradient is not available to your code while this check runs" \
+        in _outputs(hostile, "gdlib-unwatched")
+
+
+def _tampering_students() -> list[str]:
+    return ["edit-tests", "comment-tests", "delete-tests", "points-changed", "monkeypatch", "ipython-hooks",
+            "always-equal", "shadow-files", "read-secrets", "fake-score", "grading-detector", "watcher-off",
+            "gdlib-unwatched", "bad-timestamp", "fifo-timestamp"]
 
 
 def test_no_process_of_a_sandbox_outlives_grading(hostile):
@@ -566,3 +599,22 @@ def test_the_grading_worker_cannot_grow_without_bound():
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True,
                           env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)), timeout=120)
     assert done.stdout.strip() == "bounded", done.stderr[-2000:]
+
+
+def test_reaching_past_the_sealed_gdlib_is_flagged():
+    """What could find a sealed function's original (grading/sealing.py), or run code under a file
+    name of the submission's choosing, is flagged for a person."""
+    from grading.code_review import review
+    for source, word in [
+        ("import gdlib._sealed as s\ns.FORBIDDEN = ()", "gdlib._sealed"),
+        ("from gdlib._sealed import guard", "gdlib._sealed"),
+        ("import gdlib.optim as o\nf = o.adam_step.__closure__[1].cell_contents", "__closure__"),
+        ("import gdlib.optim as o\nf = o.adam_step.__wrapped__", "__wrapped__"),
+        ("import gc\nfound = gc.get_referents(len)", "gc"),
+        ("import codeop\nc = codeop.compile_command('x = 1', '/grading/lib/gdlib/x.py')", "codeop"),
+        ("import runpy\nrunpy.run_path('/tmp/x.py')", "runpy"),
+        ("import pickle\npickle.loads(b'')", "pickle"),
+        ("import sys\nframe = sys._getframe().f_back", "f_back"),
+    ]:
+        flags = review([source])
+        assert len(flags) == 1 and word in flags[0], (source, flags)

@@ -220,6 +220,16 @@ def submissions(plan, course) -> dict:
             for n in names)
     subs["grading-detector"] = _insert(plan, plan.notebook(detector), DETECTOR)
     subs["watcher-off"] = _insert(plan, plan.notebook(quiet), DETECTOR)
+    # Every function calls gdlib's own numerical_gradient with the watcher paused and put back,
+    # so that the delegation watch sees nothing: the sealed gdlib refuses the call instead.
+    sealed = {}
+    for gid, source in plan.answers.items():
+        sealed[gid] = "\n\n".join(
+            f"def {n}(*args, **kwargs):\n    import sys\n    import gdlib.nn.gradcheck\n"
+            "    _p = sys.getprofile()\n    sys.setprofile(None)\n    try:\n"
+            "        return gdlib.nn.numerical_gradient(*args, **kwargs)\n"
+            "    finally:\n        sys.setprofile(_p)" for n in functions_in(source))
+    subs["gdlib-unwatched"] = plan.notebook(sealed)
     return subs
 
 
@@ -333,12 +343,23 @@ def test_a_printed_fake_score_changes_nothing(batch):
 
 
 def test_code_that_detects_grading_and_delegates_to_gdlib_gets_no_points(batch):
-    r = _zero_and_flagged(batch, "grading-detector", "the gdlib reference")
-    assert "calls gdlib" in outputs_of(batch, "grading-detector")  # gdcheck's delegation message
+    # the grader's code review flags it; the sealed gdcheck in the sandbox refuses the reference
+    _zero_and_flagged(batch, "grading-detector", "makes or reads code at run time (gdcheck")
+    assert "is not available to your code while this check runs" in outputs_of(batch, "grading-detector")
 
 
 def test_hiding_from_the_delegation_watcher_is_caught(batch):
     _zero_and_flagged(batch, "watcher-off", "installed a tracer or hook (sys.setprofile)")
+
+
+def test_gdlib_called_behind_the_watchers_back_is_refused_by_the_sealed_copy(batch):
+    """The sandbox's gdlib refuses calls from student code to what the running check forbids
+    (grading/sealing.py), whatever the student's code did to the watcher in its process."""
+    r = result(batch, "gdlib-unwatched")
+    assert r["score"] == 0, (r["scores"], r["reason"])
+    assert "gdlib.nn.gradcheck.numerical_gradient is not available to your code while this check runs" \
+        in outputs_of(batch, "gdlib-unwatched")
+    assert "gdlib.nn.gradcheck.numerical_gradient" in batch["sealed"], batch["sealed"]
 
 
 def test_the_shared_gradebook_is_not_corrupted_by_tampering(batch):

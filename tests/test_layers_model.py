@@ -290,6 +290,32 @@ def test_copy_is_deep():
     clone.params["W1"] += 1.0
     assert not np.allclose(clone.params["W1"], model.params["W1"])
     assert clone.sizes == model.sizes and clone.loss == model.loss
+    assert not np.shares_memory(clone.params["b2"], model.params["b2"])
+    model.params = {key: value.astype(np.float32) for key, value in model.params.items()}
+    model.params["b2"] = model.params["b2"].astype(np.float64)
+    clone = model.copy()  # mixed dtypes: each array copied as it is
+    assert [v.dtype for v in clone.params.values()] == [v.dtype for v in model.params.values()]
+    model.params["b2"] = model.params["b2"].astype(np.float32)
+    assert all(v.dtype == np.float32 for v in model.copy().params.values())
+
+
+@pytest.mark.parametrize("make", [lambda: MLP((3, 4, 5, 2), rng=0), lambda: MLP((3, 4, 5, 2), rng=0).copy()])
+def test_params_are_views_into_one_flat_vector_in_key_order(make):
+    """What fit relies on (and the class docstring promises): writing the flat vector writes
+    every parameter, W1 row by row, then b1, W2, b2, ..."""
+    model = make()
+    values = {key: value.copy() for key, value in model.params.items()}
+    theta = model.params["W1"].base
+    assert isinstance(theta, np.ndarray) and theta.ndim == 1 and theta.dtype == np.float64
+    assert list(model.params) == ["W1", "b1", "W2", "b2", "W3", "b3"]
+    np.testing.assert_array_equal(theta, np.concatenate([v.ravel() for v in values.values()]))
+    theta[...] = np.arange(theta.size)
+    start = 0
+    for key, value in model.params.items():
+        assert value.base is theta and value.shape == values[key].shape
+        np.testing.assert_array_equal(value.ravel(), np.arange(start, start + value.size))
+        start += value.size
+    assert start == theta.size
 
 
 def test_dropout_only_when_training():
@@ -407,9 +433,9 @@ def test_full_batch_gradient_descent_fits_a_line():
     assert model.score(X, y) > 0.999
 
 
-# -- MLP.evaluate and the shortcuts gdlib.train.fit takes ----------------------------------------
+# -- MLP.evaluate ---------------------------------------------------------------------------------
 
-SHORTCUT_CASES = [  # (activation, loss, depth, options)
+EVALUATE_CASES = [  # (activation, loss, depth, options)
     ("relu", "softmax", 2, {}),
     ("relu", "softmax", 3, dict(dropout=0.3, l2=0.01, l1=0.001)),
     ("tanh", "softmax", 1, dict(l2=0.1)),
@@ -419,7 +445,7 @@ SHORTCUT_CASES = [  # (activation, loss, depth, options)
 ]
 
 
-@pytest.mark.parametrize("activation, loss, depth, options", SHORTCUT_CASES)
+@pytest.mark.parametrize("activation, loss, depth, options", EVALUATE_CASES)
 def test_evaluate_is_loss_without_dropout_and_score(activation, loss, depth, options):
     sizes, X, y = problem(loss, depth, n=9)
     model = with_random_biases(MLP(sizes, activation, rng=0, loss=loss, **options))
@@ -452,42 +478,6 @@ def test_evaluate_uses_a_subclass_own_score():
     model = Balanced(sizes, rng=0)
     assert model.evaluate(X, y) == (model.loss_and_grads(X, y, train=False)[0], 0.25)
     assert not model._own_public_methods() and MLP(sizes, rng=0)._own_public_methods()
-
-
-@pytest.mark.parametrize("activation, loss, depth, options", SHORTCUT_CASES)
-def test_unchecked_loss_and_grads_match_the_public_method_bit_for_bit(activation, loss, depth, options):
-    """The private path fit takes: data checked once, arrays reused from call to call."""
-    sizes, X, y = problem(loss, depth, n=23)
-    model = with_random_biases(MLP(sizes, activation, rng=0, loss=loss, **options))
-    X_ready, y_ready = model._prepare_data(X, y)
-    workspace = {}
-    grads_out = {key: np.full(value.shape, np.nan) for key, value in model.params.items()}
-    for call, (start, stop) in enumerate([(0, 10), (10, 20), (20, 23), (0, 10), (0, 23)]):
-        Xb, yb = X[start:stop], y[start:stop]
-        out = grads_out if call % 2 else None
-        loss_a, grads_a = model.loss_and_grads(Xb, yb, rng=call, train=True)
-        Z_a = [z.copy() for z in model.last_preactivations]
-        loss_b, grads_b = model._loss_and_grads_unchecked(
-            X_ready[start:stop], y_ready[start:stop], np.random.default_rng(call), True, workspace, out)
-        assert loss_a == loss_b
-        assert out is None or grads_b is out
-        for key in model.params:
-            np.testing.assert_array_equal(grads_a[key], grads_b[key], err_msg=key)
-        for z_a, z_b in zip(Z_a, model.last_preactivations, strict=True):
-            np.testing.assert_array_equal(z_a, z_b)
-        for key in model.params:  # a step between calls, so that each call sees new weights
-            model.params[key] -= 0.1 * grads_a[key]
-        assert model._evaluate_unchecked(X_ready, y_ready, y, workspace) == model.evaluate(X, y)
-
-
-def test_prepare_data_raises_what_loss_and_grads_raises():
-    model = MLP((4, 5, 3), rng=0)
-    with pytest.raises(ValueError, match=r"X must have 4 columns"):
-        model._prepare_data(np.zeros((2, 3)), np.array([0, 1]))
-    with pytest.raises(ValueError, match=r"y must hold class labels in 0\.\.2"):
-        model._prepare_data(np.zeros((2, 4)), np.array([0, 3]))
-    X, y = model._prepare_data(np.ones((2, 4), dtype=np.float32), np.array([1.0, 2.0]))
-    assert X.dtype == np.float64 and y.dtype == np.intp
 
 
 @PROPERTY

@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from gdlib import optim
-from gdlib.optim import rules
-from gdlib.optim import RULES, Optimizer, Rule, get_rule
+from gdlib.optim import rules, RULES, Optimizer, Rule, get_rule
 
 NAMES = list(RULES)
 # Hyperparameters with which every rule is sensible on the problems below (from the registry).

@@ -341,6 +341,47 @@ def test_the_converter_renders_each_construct_and_refuses_unknown_ones(course):
             plain_notebooks.convert_text(page, unknown)
 
 
+def test_the_converter_shows_references_as_the_book_does(course):
+    """{ref} shows the labelled chapter's or section's title, {numref} its number from _toc.yml,
+    both linked to the book's page; a label no page defines is an error, not a raw role."""
+    book = plain_notebooks.load_course(REPO_ROOT, course, html_dir=None)
+    url = course["book_url"]
+    optimizers = book.labels["ch-optimizers"]
+    assert optimizers.docname == "chapters/05-optimizers" and optimizers.anchor == ""
+    number = str(book.numbers["chapters/05-optimizers"])
+    page = plain_notebooks.Page(book, "chapters/04-learning-rate")
+    text = plain_notebooks.convert_text(page, "\n".join([
+        "See {ref}`ch-optimizers`, {ref}`that chapter <ch-optimizers>`,",
+        "{numref}`Chapter %s <ch-optimizers>`, {numref}`%s <ch-variants>`,",
+        "{ref}`sec-noise-floor` and {numref}`sec-noise-floor`."]))
+    assert not raw_markup(text), raw_markup(text)
+    title = book.titles["chapters/05-optimizers"]
+    noise = book.labels["sec-noise-floor"]
+    assert noise.number.startswith(str(book.numbers["chapters/03-variants"]) + ".")
+    for expected in (f"[{title}]({url}chapters/05-optimizers.html)",
+                     f"[that chapter]({url}chapters/05-optimizers.html)",
+                     f"[Chapter {number}]({url}chapters/05-optimizers.html)",
+                     f"[{book.numbers['chapters/03-variants']}]({url}chapters/03-variants.html)",
+                     f"[{noise.title}]({url}chapters/03-variants.html#sec-noise-floor)",
+                     f"[Section {noise.number}]({url}chapters/03-variants.html#sec-noise-floor)"):
+        assert expected in text, f"{expected!r} not in:\n{text}"
+    for unknown in ("{ref}`ch-no-such-chapter`", "{numref}`Chapter %s <no-such-label>`",
+                    "{numref}`%s <bibliography>`"):          # the bibliography has no number
+        with pytest.raises(plain_notebooks.PlainNotebookError):
+            plain_notebooks.convert_text(page, unknown)
+
+
+def test_the_converter_numbers_sections_as_sphinx_does():
+    labels = plain_notebooks.page_labels("chapters/x", "\n".join([
+        "(ch-x)=", "# Title", "", "(a)=", "## First", "```python", "# not a heading", "```",
+        "### Sub", "(b)=", "### Second sub", "(c)=", "## Second", "(d)=", "Some paragraph."]), 7)
+    assert labels["ch-x"] == plain_notebooks.Target("chapters/x", "Title", "7", "")
+    assert labels["a"] == plain_notebooks.Target("chapters/x", "First", "7.1", "a")
+    assert labels["b"].number == "7.1.2" and labels["c"].number == "7.2"
+    assert labels["d"] == plain_notebooks.Target("chapters/x", "", "", "d")
+    assert plain_notebooks.page_labels("p", "(t)=\n# T\n(s)=\n## S", None)["s"].number == ""
+
+
 @pytest.mark.book
 def test_download_buttons_serve_the_plain_notebooks(book_html, student_repo, course):
     for chapter in CHAPTERS:

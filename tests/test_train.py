@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from gdlib import optim
 from gdlib.train import DivergenceWarning, History, evaluate, fit, iterate_minibatches
-from gdlib.train.loop import _has_shortcuts
+from gdlib.train.updaters import _flat_buffer
 
 
 class LinearRegression:
@@ -162,6 +162,109 @@ def test_minibatch_fit_equals_hand_written_loop(rule, hyper):
     np.testing.assert_array_equal(history.loss_per_step, losses)
     for k in ref.params:
         np.testing.assert_array_equal(model.params[k], ref.params[k])
+
+
+@pytest.mark.parametrize("rule", sorted(optim.RULES))
+def test_one_epoch_of_fit_on_an_mlp_is_the_hand_written_loop(rule):
+    """fit is iterate_minibatches + the model's own loss_and_grads + the rule's public step on
+    each array, nothing else: after one epoch (dropout drawing from the same rng, a last batch
+    smaller than the others, hyperparameters drawn from the rule's check ranges) the weights
+    and batch losses are those of the loop written out by hand, bit for bit."""
+    from gdlib.nn import MLP
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(61, 5)), rng.integers(0, 3, 61)
+    r = optim.RULES[rule]
+    hyper = {k: value.draw(rng) for k, value in r.check_ranges.items()}
+    model, ref = MLP((5, 8, 3), rng=1, dropout=0.2), MLP((5, 8, 3), rng=1, dropout=0.2)
+    history = fit(model, X, y, rule=rule, lr=0.01, num_epochs=1, batch_size=16, rng=3, **hyper)
+    losses = hand_loop(ref, X, y, lr=0.01, num_epochs=1, batch_size=16, rng=3, init=r.init,
+                       step=r.step, **hyper)
+    assert history.steps == 4 and not history.diverged
+    assert history.loss_per_step == losses
+    for k in ref.params:
+        np.testing.assert_array_equal(model.params[k], ref.params[k], err_msg=k)  # bit for bit
+    assert not np.allclose(model.params["W1"], MLP((5, 8, 3), rng=1).params["W1"])  # it moved
+
+
+def test_a_decorated_student_step_is_called_at_every_step():
+    """Only gdlib's own steps are run through their unchecked arithmetic after the first
+    step: a student's step that wraps another (functools.wraps sets __wrapped__) is called
+    whole every time."""
+    import functools
+
+    calls = []
+
+    @functools.wraps(optim.sgd_step)
+    def logged_step(x, g, state, *, lr):
+        calls.append(lr)
+        return optim.sgd_step(x, g, state, lr=lr)
+
+    X, y = regression_data(n=20)
+    h = fit(LinearRegression(3, 0), X, y, rule=(optim.sgd_init, logged_step), lr=0.05,
+            num_epochs=2, batch_size=5, rng=0)
+    assert h.steps == 8 and len(calls) == 8 * 2  # one call per parameter array per step
+
+
+def test_separate_and_non_contiguous_parameters_are_updated_in_place():
+    """A model whose arrays are not views into one vector (one of them not even contiguous):
+    fit updates a private flat vector and copies every step back into the model's arrays."""
+    X, y = regression_data(n=24, d=4)
+    model, ref = LinearRegression(4, 2), LinearRegression(4, 2)
+    model.params["w"] = model.params["w"].reshape(2, 2).T  # a transposed view: strided
+    ref.params["w"] = ref.params["w"].reshape(2, 2).T.copy()
+    w = model.params["w"]
+    assert not w.flags.c_contiguous and _flat_buffer(list(model.params.values())) is None
+
+    class Reshaped:  # the model's w is (2, 2); its gradient is computed on the flat w
+        def __init__(self, base):
+            self.base, self.params = base, base.params
+
+        def loss_and_grads(self, X, y, *, rng=None, train=True):
+            flat = dict(self.params, w=self.params["w"].ravel())
+            self.base.params = flat
+            try:
+                loss, grads = self.base.loss_and_grads(X, y)
+            finally:
+                self.base.params = self.params
+            return loss, dict(grads, w=grads["w"].reshape(2, 2))
+
+        def predict(self, X):
+            return X @ self.params["w"].ravel() + self.params["b"][0]
+
+    h = fit(Reshaped(model), X, y, rule="momentum", beta=0.5, lr=0.02, num_epochs=2,
+            batch_size=7, rng=1)
+    losses = hand_loop(Reshaped(ref), X, y, lr=0.02, num_epochs=2, batch_size=7, rng=1,
+                       init=optim.momentum_init, step=optim.momentum_step, beta=0.5)
+    assert model.params["w"] is w and h.steps == 8
+    np.testing.assert_array_equal(h.loss_per_step, losses)
+    for k in ref.params:
+        np.testing.assert_allclose(model.params[k], ref.params[k], rtol=1e-13, atol=0)
+
+
+def test_a_callback_may_replace_an_mlp_parameter_array():
+    """After a callback replaces params["W1"] (W1 is then no view into the MLP's flat vector),
+    fit keeps training the new array in place, as two fit calls around the replacement do."""
+    from gdlib.nn import MLP
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 5)), rng.integers(0, 3, 40)
+    a, b = MLP((5, 6, 3), rng=1), MLP((5, 6, 3), rng=1)
+    replaced = []
+
+    def halve_w1(epoch, history):
+        if epoch == 1:
+            a.params["W1"] = a.params["W1"] * 0.5
+            replaced.append(a.params["W1"])
+
+    fit(a, X, y, lr=0.1, num_epochs=2, batch_size=16, rng=np.random.default_rng(5), callback=halve_w1)
+    shared = np.random.default_rng(5)
+    fit(b, X, y, lr=0.1, num_epochs=1, batch_size=16, rng=shared)
+    b.params["W1"] = b.params["W1"] * 0.5
+    fit(b, X, y, lr=0.1, num_epochs=1, batch_size=16, rng=shared)
+    assert a.params["W1"] is replaced[0]
+    for k in a.params:
+        np.testing.assert_array_equal(a.params[k], b.params[k], err_msg=k)
 
 
 def test_bare_student_step_gives_the_same_run_as_the_reference():
@@ -339,8 +442,7 @@ def test_history_records_per_epoch_metrics():
 
 def test_mean_batch_loss_per_epoch_replays_the_epochs_by_hand():
     X, y = regression_data(n=30)
-    h = fit(LinearRegression(3, 0), X, y, lr=0.05, num_epochs=3, batch_size=8, rng=4,
-            record_epoch_metrics=False)
+    h = fit(LinearRegression(3, 0), X, y, lr=0.05, num_epochs=3, batch_size=8, rng=4)
     model, rng, expected = LinearRegression(3, 0), np.random.default_rng(4), []
     for _ in range(3):  # fit's loop by hand: size-weighted batch losses, each before its update
         total = 0.0
@@ -617,21 +719,24 @@ def mlp_problem(loss, n=70, seed=0):
     ("mse", {}, dict(rule="rmsprop", batch_size=32)),
     ("binary", dict(dropout=0.2), dict(rule=(optim.sgd_init, optim.sgd_step), batch_size=20)),
 ])
-def test_mlp_fit_takes_a_shortcut_to_the_same_numbers(loss, model_options, fit_options):
-    """fit checks an MLP's data once and reuses its arrays; every number must be what the
-    public methods give, bit for bit."""
+def test_mlp_fit_updates_its_flat_vector_to_the_same_numbers(loss, model_options, fit_options):
+    """An MLP's parameters are views into one flat vector, which fit updates directly; seen
+    through its public methods with separate parameter arrays (fit then concatenates them into
+    a vector of its own and copies every update back), every number must be the same."""
     from gdlib.nn import MLP
 
     X, y, k = mlp_problem(loss)
     runs = []
     for wrap in (lambda m: m, PublicOnly):
         model = MLP((5, 8, 6, k), "relu", rng=1, loss=loss, **model_options)
+        if wrap is PublicOnly:
+            model.params = {key: value.copy() for key, value in model.params.items()}
+        assert (_flat_buffer(list(model.params.values())) is None) == (wrap is PublicOnly)
         lr = None if "schedule" in fit_options else 0.05
         h = fit(wrap(model), X, y, lr=lr, num_epochs=3, rng=2, X_val=X[:15], y_val=y[:15],
                 **fit_options)
         runs.append((h.as_dict(), model))
     (fast, fast_model), (public, public_model) = runs
-    assert _has_shortcuts(fast_model) and not _has_shortcuts(PublicOnly(fast_model))
     for key in fast:
         if key != "epoch_time":
             assert fast[key] == public[key], key
@@ -669,33 +774,6 @@ def test_mlp_data_errors_in_fit_are_the_models():
         fit(MLP((5, 2), rng=0), X, y, **args)
     with pytest.raises(ValueError, match=r"y must hold class labels in 0\.\.2 .* got y containing 7"):
         fit(MLP((5, 3), rng=0), X, y, X_val=X[:3], y_val=np.array([0, 7, 1]), **args)
-
-
-def test_fit_without_epoch_metrics_trains_the_same():
-    from gdlib.nn import MLP
-
-    X, y, k = mlp_problem("softmax")
-    runs = []
-    for record in (True, False):
-        model = MLP((5, 8, k), rng=1, dropout=0.1)
-        h = fit(model, X, y, lr=0.05, num_epochs=3, batch_size=16, rng=2, X_val=X[:10],
-                y_val=y[:10], record_epoch_metrics=record)
-        runs.append((h, model))
-    (h, model), (quick, quick_model) = runs
-    assert quick.loss_per_step == h.loss_per_step and quick.grad_norms == h.grad_norms
-    for key in model.params:
-        np.testing.assert_array_equal(quick_model.params[key], model.params[key])
-    assert quick.loss_per_epoch == quick.train_acc == quick.val_loss == quick.val_acc == []
-    assert math.isnan(quick.final_loss) and quick.to_rows() == []
-    assert quick.num_epochs == 3 and quick.steps == h.steps and not quick.diverged
-    seen = []
-    fit(LinearRegression(3, 0), *regression_data(), lr=0.05, num_epochs=2, batch_size=10, rng=0,
-        record_epoch_metrics=False, callback=lambda e, hist: seen.append((e, hist.loss_per_epoch)))
-    assert seen == [(0, []), (1, []), (2, [])]
-    with pytest.raises(TypeError, match="record_epoch_metrics must be True or False, got "
-                                        "record_epoch_metrics='no'"):
-        fit(LinearRegression(3, 0), *regression_data(), lr=0.1, num_epochs=1, rng=0,
-            record_epoch_metrics="no")
 
 
 def test_fit_trace_and_optimizer_resolve_a_rule_the_same_way():

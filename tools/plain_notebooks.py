@@ -13,9 +13,13 @@ and the glued results not at all. :func:`render_notebook` writes the notebook a 
   them (myst-nb's own function), Markdown tables as Markdown, figures as PNG attachments of
   their markdown cell (``![alt](attachment:name.png)``) with the book's number and caption;
 - citations as "(Author et al., 2017)" linked to the book's bibliography page, plus a
-  References list at the end; ``{doc}``/``{ref}`` links to the book's pages (``book_url`` of
-  course.yml); exercises, solutions (in ``<details>``), algorithms and admonitions as plain
-  Markdown with the book's numbers; ``(label)=`` targets and MyST comments dropped;
+  References list at the end; ``{doc}``/``{ref}``/``{numref}`` links to the book's pages
+  (``book_url`` of course.yml), shown as the book shows them: ``{ref}`ch-optimizers``` as the
+  chapter's title, ``{numref}`Chapter %s <ch-optimizers>``` with the chapter's number from
+  _toc.yml (a section's number as Sphinx counts it, a figure's as this page numbers it); a label
+  no page defines is an error, as it is for the book; exercises, solutions (in ``<details>``),
+  algorithms and admonitions as plain Markdown with the book's numbers; ``(label)=`` targets
+  and MyST comments dropped;
 - cells tagged ``hide-input`` keep their code collapsed (``jupyter.source_hidden``), as the book
   hides it; a saved static explorer (gdlib.widgets.static) gets a line saying that running the
   cell gives the live one (JupyterLab does not run the scripts of an untrusted notebook);
@@ -100,14 +104,26 @@ class Reference:
 
 
 @dataclass
+class Target:
+    """Where a MyST label ``(name)=`` points: its page, the heading it labels (the page's title
+    for a label on the title) and, for a numbered chapter, that heading's number."""
+
+    docname: str
+    title: str          # the heading's text, "" for a label on something else
+    number: str = ""    # "5" (a chapter), "5.2" (a section); "" when unnumbered
+    anchor: str = ""    # "" for the page itself (a label on its title)
+
+
+@dataclass
 class Course:
-    """The course-wide facts: addresses, chapter numbers, titles, bibliography."""
+    """The course-wide facts: addresses, chapter numbers, titles, labels, bibliography."""
 
     root: Path
     config: dict
     numbers: dict[str, int]
     titles: dict[str, str]
     references: dict[str, Reference]
+    labels: dict[str, Target] = field(default_factory=dict)
 
     def url(self, docname: str, anchor: str = "") -> str:
         return f"{self.config['book_url']}{docname}.html" + (f"#{anchor}" if anchor else "")
@@ -170,6 +186,73 @@ def title_of(path: Path) -> str:
     return match[1] if match else path.stem
 
 
+HEADING = re.compile(r"^(?P<hashes>#{1,6})\s+(?P<title>.+?)\s*#*\s*$")
+
+
+def page_text(path: Path) -> str:
+    """The MyST Markdown of a page: a notebook's markdown cells, or a Markdown file."""
+    if path.suffix == ".ipynb":
+        nb = nbformat.read(path, as_version=4)
+        return "\n\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    text = path.read_text(encoding="utf-8")
+
+    def include(match: re.Match) -> str:    # ```{include} ../CONVENTIONS.md: its headings count
+        included = path.parent / match["file"].strip()
+        return included.read_text(encoding="utf-8") if included.is_file() else match[0]
+    return re.sub(r"^```\{include\}(?P<file>.*)\n```$", include, text, flags=re.M)
+
+
+def page_labels(docname: str, text: str, chapter: int | None) -> dict[str, Target]:
+    """The ``(label)=`` targets of one page, each with the heading that follows it and that
+    heading's number as Sphinx counts sections under a numbered chapter (the title is the
+    chapter, ``##`` its sections ``5.1``, ``5.2``, ``###`` their subsections ``5.1.1``).
+
+    A label followed by anything but a heading gets no title (a ``{ref}`` to it needs its own
+    text, as in the book)."""
+    labels: dict[str, Target] = {}
+    pending: list[str] = []
+    stack: list[tuple[int, list[int]]] = []   # (heading level, its number as a list)
+    counters: dict[tuple, int] = {}
+    seen_title, fence = False, None
+    top = [chapter] if chapter else []
+    for line in text.split("\n"):
+        opening = re.match(r"^ {0,3}(`{3,}|~{3,}|:{3,})", line)
+        if fence is not None:
+            if opening and opening[1][0] == fence[0] and len(opening[1]) >= len(fence) \
+                    and not line.strip()[len(opening[1]):].strip():
+                fence = None
+            continue
+        if opening:
+            fence, pending = opening[1], []
+            continue
+        target = TARGET.match(line)
+        if target:
+            pending.append(target["label"])
+            continue
+        if not line.strip():
+            continue
+        heading = HEADING.match(line)
+        title, number, is_title = "", "", False
+        if heading:
+            level, title = len(heading["hashes"]), heading["title"]
+            if not seen_title:
+                seen_title, is_title, digits = True, True, list(top)
+            else:
+                while stack and stack[-1][0] >= level:
+                    stack.pop()
+                parent = stack[-1][1] if stack else list(top)
+                counters[tuple(parent)] = counters.get(tuple(parent), 0) + 1
+                digits = parent + [counters[tuple(parent)]]
+            stack.append((level, digits))
+            number = ".".join(map(str, digits)) if chapter else ""
+        for label in pending:
+            labels[label] = Target(docname, title, number, "" if is_title else label)
+        pending = []
+    for label in pending:
+        labels[label] = Target(docname, "", "", label)
+    return labels
+
+
 def read_references(root: Path, html_dir: Path | None) -> dict[str, Reference]:
     """references.bib formatted as the book formats it (pybtex "plain"), with author-year labels
     and, when the built book is at hand, each entry's anchor on its bibliography page."""
@@ -214,13 +297,20 @@ def load_course(root: Path = REPO_ROOT, config: dict | None = None,
                 html_dir: Path | None = HTML_DIR) -> Course:
     config = course_config.load(root / "course.yml") if config is None else config
     order, numbers = toc_docnames(root)
-    titles = {}
+    titles, labels = {}, {}
     for docname in order:
         for suffix in (".ipynb", ".md"):
-            if (root / f"{docname}{suffix}").is_file():
-                titles[docname] = title_of(root / f"{docname}{suffix}")
+            path = root / f"{docname}{suffix}"
+            if path.is_file():
+                titles[docname] = title_of(path)
+                for label, target in page_labels(docname, page_text(path),
+                                                 numbers.get(docname)).items():
+                    if label in labels:
+                        raise PlainNotebookError(f"the label {label!r} is defined twice: in "
+                                                 f"{labels[label].docname} and {docname}")
+                    labels[label] = target
                 break
-    return Course(root, config, numbers, titles, read_references(root, html_dir))
+    return Course(root, config, numbers, titles, read_references(root, html_dir), labels)
 
 
 # --- glue ------------------------------------------------------------------------------------------
@@ -361,11 +451,7 @@ def role(page: Page, name: str, content: str) -> str:
         docname = resolve_doc(page, target)
         return f"[{text or page.course.titles[docname]}]({page.course.url(docname)})"
     if name in ("ref", "numref"):
-        text, label = split_explicit(content)
-        shown = page.numbered.get(label)
-        if text is None:
-            text = f"{shown}" if shown else label
-        return f"[{text}]({page.course.url(page.docname, label)})"
+        return reference(page, name, content)
     if name == "math":
         return f"${content}$"
     if name in ("sub", "sup"):
@@ -373,6 +459,36 @@ def role(page: Page, name: str, content: str) -> str:
     if name in ("abbr", "term", "kbd"):
         return split_explicit(content)[0] or content
     raise page.error(f"no plain rendering for the role {{{name}}}")
+
+
+def reference(page: Page, name: str, content: str) -> str:
+    """``{ref}`` and ``{numref}`` as the book shows them, linked to the book's page.
+
+    ``{ref}`label``` shows the labelled heading (a chapter's title), ``{ref}`text <label>```
+    the text; ``{numref}`Chapter %s <label>``` puts the number in place of ``%s`` (and the
+    title in place of ``{name}``), ``{numref}`label``` shows "Section 5.2" or "Fig. 5.1". A label
+    of this page's figures, exercises or algorithms is numbered as this page numbers them."""
+    text, label = split_explicit(content)
+    label = label.strip()
+    target = page.course.labels.get(label)
+    local = page.numbered.get(label)
+    if target is None and local is None:
+        raise page.error(f"{{{name}}} to {label!r}, a label no page of the book defines")
+    if target is not None:
+        url = page.course.url(target.docname, target.anchor)
+        title, number, kind = target.title, target.number, "Section"
+    else:
+        url = page.course.url(page.docname, label)
+        title, number, kind = "", local, "Fig."
+    if name == "ref":
+        if text is None and not title:
+            raise page.error(f"{{ref}}`{label}` needs its own text: the label is on no heading")
+        return f"[{text if text is not None else title}]({url})"
+    if not number:
+        raise page.error(f"{{numref}} to {label!r}, which has no number (an unnumbered page?)")
+    template = text if text is not None else f"{kind} %s"
+    shown = template.replace("%s", number).replace("{number}", number).replace("{name}", title)
+    return f"[{shown}]({url})"
 
 
 def convert_inline(page: Page, text: str) -> str:

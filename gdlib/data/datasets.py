@@ -18,7 +18,8 @@ This module holds :func:`load_digits` and :func:`house_prices` (with :data:`HOUS
   :data:`MNIST_URL`, :data:`MNIST_FILES` and :data:`MNIST_SHA256`;
 - :mod:`gdlib.data.sequences`: :func:`price_series`, :func:`sentiment` and :func:`next_token`.
 
-Introduced in the chapter *Training a network: mini-batches, epochs and data*.
+Introduced in the chapter on batch sizes (``ch-variants``); the lab chapter (``ch-lab``) adds
+MNIST and the sequence data sets.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ r"""MNIST from its IDX files: a reader, a writer, and a checksum-verified downlo
 - :func:`read_idx` and :func:`write_idx` read and write the format.
 
 :mod:`gdlib.data` gathers every public name here with the course's other data sets (its
-offline MNIST stand-in is :func:`gdlib.data.load_digits`). Introduced in the chapter
-*Training a network: mini-batches, epochs and data*.
+offline MNIST stand-in is :func:`gdlib.data.load_digits`). Introduced in the lab chapter
+(``ch-lab``).
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ Each stands in for data the source article used and records the truth it was gen
   language-model corpus).
 
 Each returns a :class:`~gdlib.data.Split`; :mod:`gdlib.data` gathers all three with the
-course's other data sets. Introduced in the chapter *Training a network: mini-batches, epochs
-and data*.
+course's other data sets. Introduced in the lab chapter
+(``ch-lab``).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ helpers here check the arguments every loader shares (``seed``, ``val_frac``, ``
 sizes) and cut a data set into three disjoint parts, at random or stratified by class; they are
 used by :mod:`gdlib.data.datasets`, :mod:`gdlib.data.mnist` and :mod:`gdlib.data.sequences`.
 
-Introduced in the chapter *Training a network: mini-batches, epochs and data*.
+Introduced in the chapter on batch sizes (``ch-variants``).
 """
 
 from __future__ import annotations

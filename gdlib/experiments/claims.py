@@ -6,7 +6,7 @@ spread over seeds into account; :func:`trend` names the direction of a measured 
 :func:`fit_line` fits the straight lines that timing claims reduce to; :func:`mean_sd` and
 :func:`markdown_table` print the chapter's tables.
 
-Introduced in the chapter *Experiments lab* (``chapters/11-lab``).
+Introduced in the lab chapter (``ch-lab``).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Every runner (:mod:`~gdlib.experiments.runs`, :mod:`~gdlib.experiments.timing`) 
 reduces them over the seeds, ignoring NaN (a run that never reached a target). The private
 helpers check the runners' rows and seeds and assemble their arrays.
 
-Introduced in the chapter *Experiments lab* (``chapters/11-lab``).
+Introduced in the lab chapter (``ch-lab``).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Every run draws its initial weights, batch order and dropout masks from one
 ``numpy.random.default_rng(seed)``, so all metrics except times are reproducible. The two
 timing tables (5 and 8) are in :mod:`gdlib.experiments.timing`.
 
-Introduced in the chapter *Experiments lab* (``chapters/11-lab``).
+Introduced in the lab chapter (``ch-lab``).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ machine cannot inflate. :func:`batch_size_time` (table 5) and :func:`depth_time`
 interleave their runs epoch by epoch. Compare their ratios and slopes, never their seconds,
 across machines.
 
-Introduced in the chapter *Experiments lab* (``chapters/11-lab``).
+Introduced in the lab chapter (``ch-lab``).
 """
 
 from __future__ import annotations

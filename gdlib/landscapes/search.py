@@ -4,8 +4,8 @@ Each method takes an explicit ``rng`` (a ``numpy.random.Generator`` or an int se
 how many function or gradient evaluations it spent, because the chapter compares them by cost,
 not only by the answer they find.
 
-Introduced in the global-minimum chapter (chapter 6); :func:`perturbed_gradient_descent` in
-the saddle-point chapter (chapter 8).
+Introduced in the global-minimum chapter (``ch-global-minimum``);
+:func:`perturbed_gradient_descent` in the saddle-point chapter (``ch-saddle-points``).
 """
 
 from __future__ import annotations

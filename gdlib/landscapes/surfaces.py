@@ -19,9 +19,9 @@ This module builds the landscapes (:func:`quadratic`, :func:`rosenbrock`, :func:
   once, for basin-of-attraction maps and sliders (with :class:`Trace`, :class:`TraceBatch`,
   :data:`MAX_ABS` and :data:`VALUE_GROWTH`); rules are resolved by :func:`gdlib.optim.get_rule`.
 
-Introduced in the chapter *Gradient descent from first principles* (chapter 2); the saddles
-belong to the saddle-point chapter (chapter 8), ``multi_minima`` to the global-minimum chapter
-(chapter 6).
+Introduced in the gradient-descent chapter (``ch-gradient-descent``); the saddles belong to the
+saddle-point chapter (``ch-saddle-points``), ``multi_minima`` to the global-minimum chapter
+(``ch-global-minimum``).
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def classify_critical_point(hessian, tol: float = 1e-8) -> str:
     - otherwise (a zero eigenvalue and no sign change): ``"degenerate"``; the second-order test
       cannot decide (the monkey saddle :math:`x^3 - 3xy^2` has :math:`H = 0` at the origin).
 
-    Introduced in the saddle-point chapter (chapter 8).
+    Introduced in the saddle-point chapter (``ch-saddle-points``).
     """
     H = check_array(hessian, "hessian", ndim=2)
     if H.shape[0] != H.shape[1]:
@@ -105,9 +105,9 @@ def quadratic(condition: float = 10.0, *, angle: float = 0.0) -> Landscape:
 
     with :math:`R_\theta` the rotation by ``angle`` (radians). The eigenvalues are
     :math:`\mu = \min(1, \kappa)` and :math:`L = \max(1, \kappa)`, so gradient descent converges
-    for every start exactly when :math:`0 < \eta < 2/L`. Introduced in the chapter
-    *Gradient descent from first principles* (chapter 2); the threshold is derived in
-    the learning-rate chapter (chapter 4).
+    for every start exactly when :math:`0 < \eta < 2/L`. Introduced in the
+    gradient-descent chapter (``ch-gradient-descent``); the threshold is derived in the
+    learning-rate chapter (``ch-learning-rate``).
     """
     kappa = check_positive_number(condition, "condition")
     angle = float(check_array(angle, "angle", ndim=0))
@@ -153,7 +153,7 @@ def rosenbrock(a: float = 1.0, b: float = 100.0) -> Landscape:
 
     The only critical point is the global minimum :math:`(a, a^2)` with value 0, at the end of a
     long curved valley that is easy to find and slow to follow. Used from the
-    learning-rate chapter (chapter 4) on.
+    learning-rate chapter (``ch-learning-rate``) on.
     """
     a = float(check_array(a, "a", ndim=0))
     b = check_positive_number(b, "b")
@@ -273,7 +273,7 @@ def multi_minima() -> Landscape:
     the global minimum. The critical points are found once by Newton's method from a grid
     (:func:`find_critical_points`); their count obeys the Morse relation
     #minima - #saddles + #maxima = 1 for a function that grows at infinity. Introduced in the
-    global-minimum chapter (chapter 6).
+    global-minimum chapter (``ch-global-minimum``).
     """
     return Landscape(
         "multi_minima", _mm_value, _mm_grad, _mm_hessian, _mm_critical_points(),
@@ -289,7 +289,7 @@ def saddle() -> Landscape:
 
     Gradient descent started on the stable manifold :math:`y = 0` converges to the saddle at the
     origin; any other start escapes along :math:`y`, exponentially fast. Introduced in
-    the saddle-point chapter (chapter 8).
+    the saddle-point chapter (``ch-saddle-points``).
     """
     def value(p):
         x, y = _xy(p)
@@ -322,7 +322,7 @@ def monkey_saddle() -> Landscape:
 
     The Hessian vanishes at the origin, so the second-order test says nothing; three valleys
     (for the monkey's legs and tail) go down from it. Introduced in
-    the saddle-point chapter (chapter 8).
+    the saddle-point chapter (``ch-saddle-points``).
     """
     def value(p):
         x, y = _xy(p)

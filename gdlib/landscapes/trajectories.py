@@ -6,8 +6,8 @@ up; :func:`trace_many` runs many starts at once, for basin-of-attraction maps an
 is a :class:`Trace`, many runs a :class:`TraceBatch`.
 
 The landscapes are built in :mod:`gdlib.landscapes.surfaces` from the records of
-:mod:`gdlib.landscapes.types`. Introduced in the chapter *Gradient descent from first principles*
-(chapter 2).
+:mod:`gdlib.landscapes.types`. Introduced in the gradient-descent chapter
+(``ch-gradient-descent``).
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ or ``(..., 2)`` (a contour grid) and returns shape ``p.shape[:-1]``; ``grad(p)``
 shape of ``p``; ``hessian(p)`` returns ``p.shape[:-1] + (2, 2)``.
 
 The landscapes themselves (``quadratic``, ``rosenbrock``, ...) are built in
-:mod:`gdlib.landscapes.surfaces`; :mod:`gdlib.landscapes.trajectories` runs update rules on
-them. Introduced in the chapter *Gradient descent from first principles* (chapter 2).
+:mod:`gdlib.landscapes.surfaces`; :mod:`gdlib.landscapes.trajectories` runs update
+rules on them. Introduced in the gradient-descent chapter (``ch-gradient-descent``).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ Where :math:`f` has a kink (ReLU and leaky ReLU at 0) the ``_grad`` function ret
 subgradient, fixed by the course conventions: :math:`\mathrm{relu}'(0) = 0` and
 :math:`\mathrm{leaky\_relu}'(0) = \alpha`.
 
-Introduced in chapter 9 (``chapters/09-activations``); ``step`` appears there to show what
+Introduced in the activations chapter (``ch-activations``); ``step`` appears there to show what
 breaks when the derivative is zero almost everywhere.
 """
 

@@ -1,6 +1,6 @@
 """Numerical gradient checks: centred finite differences and relative errors.
 
-Introduced in the chapter *Gradient descent from first principles*, where the backward pass
+Introduced in the gradient-descent chapter (``ch-gradient-descent``), where the backward pass
 of a small network is checked against these numbers.
 """
 

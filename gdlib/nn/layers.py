@@ -10,9 +10,9 @@ cache and returns the gradients with respect to each input::
 Convolutional, recurrent and residual layers follow the same pattern in ``gdlib.nn.conv``,
 ``gdlib.nn.rnn`` and ``gdlib.nn.residual``.
 
-The dense layer is introduced in chapter 2 (``chapters/02-gradient-descent``), the initialisers
-in chapter 9 (``chapters/09-activations``, vanishing gradients), dropout and the penalties in
-chapter 10 (``chapters/10-regularization``).
+The dense layer is introduced in the gradient-descent chapter (``ch-gradient-descent``), the
+initialisers in the activations chapter (``ch-activations``, vanishing gradients), dropout
+and the penalties in the regularization chapter (``ch-regularization``).
 """
 
 from __future__ import annotations

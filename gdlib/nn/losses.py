@@ -11,7 +11,7 @@ The classification losses take *logits* (scores before the softmax or sigmoid) a
 from them with the log-sum-exp trick, so they stay finite for logits as large as 1e4, where the
 naive ``-log(softmax(z))`` gives ``inf`` or ``nan``.
 
-Introduced in chapter 2 (``chapters/02-gradient-descent``).
+Introduced in the gradient-descent chapter (``ch-gradient-descent``).
 """
 
 from __future__ import annotations

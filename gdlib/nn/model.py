@@ -18,14 +18,13 @@ The backward pass runs the same chain in reverse:
 :math:`\delta_{l-1} = (\delta_l W_l^\top \odot M_{l-1}) \odot f'(Z_{l-1})`.
 
 Any object with ``params``, ``loss_and_grads`` and ``predict`` trains with ``gdlib.train.fit``;
-this is the one the chapters use. Introduced in chapter 2 (``chapters/02-gradient-descent``),
+this is the one the chapters use. Introduced in the gradient-descent chapter (``ch-gradient-descent``),
 where its gradients are checked against finite differences.
 """
 
 from __future__ import annotations
 
 import copy as _copy
-import functools
 import numbers
 from typing import Sequence
 
@@ -34,7 +33,7 @@ import numpy as np
 from gdlib._validate import (
     _show, check_array, check_fraction, check_positive_number, check_rng,
 )
-from gdlib.nn.activations import get_activation, relu
+from gdlib.nn.activations import get_activation
 from gdlib.nn.layers import (
     dense_backward, dense_forward, dropout_backward, dropout_forward, glorot_init, he_init,
     l1_penalty, l2_penalty,
@@ -50,10 +49,19 @@ SMALL_INIT_STD = 0.01  #: the standard deviation of ``init="small"``
 _LOSS_CORES = {"softmax": _softmax_cross_entropy, "binary": _binary_cross_entropy, "mse": _mse}
 
 
-@functools.lru_cache(maxsize=None)
-def _layer_keys(num_layers: int) -> tuple[tuple[str, str], ...]:
-    """``(("W1", "b1"), ("W2", "b2"), ...)``: the parameter names of each dense layer."""
-    return tuple((f"W{l}", f"b{l}") for l in range(1, num_layers + 1))
+def _flat_views(arrays: dict) -> dict[str, np.ndarray]:
+    """Copies of ``arrays`` stored one after the other in one new flat vector :math:`\\theta`:
+    ``{key: theta[a:b].reshape(shape)}``, views sharing its memory (separate copies if the
+    arrays do not share one dtype)."""
+    arrays = {key: np.asarray(a) for key, a in arrays.items()}
+    if len({a.dtype for a in arrays.values()}) != 1:
+        return {key: a.copy() for key, a in arrays.items()}
+    theta = np.concatenate([np.ravel(a) for a in arrays.values()])
+    views, start = {}, 0
+    for key, a in arrays.items():
+        views[key] = theta[start:start + np.size(a)].reshape(np.shape(a))
+        start += np.size(a)
+    return views
 
 
 def _check_sizes(sizes) -> tuple[int, ...]:
@@ -101,7 +109,11 @@ class MLP:
     ----------
     params : dict of str -> ndarray of float64
         ``W1`` (sizes[0], sizes[1]), ``b1`` (sizes[1],), ``W2``, ``b2``, ... Updated in place by
-        an optimizer.
+        an optimizer. They are views into one flat vector :math:`\theta` that holds them one
+        after the other (``W1`` row by row, then ``b1``, ``W2``, ...), which is all
+        :func:`gdlib.train.fit` needs to apply an elementwise rule once per step to all of
+        :math:`\theta` (writing ``theta[...] = theta_new`` updates every array). Assigning a new
+        array to ``params[k]`` still works: fit then copies the arrays into a vector of its own.
     num_layers : int
         Number of weight layers, ``len(sizes) - 1``.
     last_preactivations : list of ndarray
@@ -109,8 +121,7 @@ class MLP:
         from the latest :meth:`forward`, :meth:`loss_and_grads` or :meth:`evaluate`; empty
         before the first call and for a network without hidden layer. ``np.mean(Z == 0)``
         counts ReLU kinks hit exactly. After :func:`gdlib.train.fit`, those of its last pass
-        (the evaluation of the validation set, if any, else of the training set); inside fit
-        (in a callback) they are arrays that fit reuses: copy them to keep them.
+        (the evaluation of the validation set, if any, else of the training set).
     last_activations : list of ndarray
         The hidden activations :math:`f(Z_l)` (before dropout) from the same call.
 
@@ -167,7 +178,7 @@ class MLP:
         for l, (fan_in, fan_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:]), start=1):
             params[f"W{l}"] = np.asarray(draw(fan_in, fan_out, rng), dtype=np.float64)
             params[f"b{l}"] = np.zeros(fan_out)
-        return params
+        return _flat_views(params)
 
     def __repr__(self) -> str:
         return (f"MLP(sizes={self.sizes}, activation={self.activation!r}, init={self.init!r}, "
@@ -176,6 +187,9 @@ class MLP:
     # -- forward and backward ------------------------------------------------------------
 
     def _check_X(self, X) -> np.ndarray:
+        if (type(X) is np.ndarray and X.dtype == np.float64 and X.ndim == 2
+                and X.shape[1] == self.sizes[0] and np.isfinite(X).all()):
+            return X  # what fit's batches are: accepted without the general checks below
         X = check_array(X, "X", ndim=2)
         if X.shape[1] != self.sizes[0]:
             raise ValueError(
@@ -288,8 +302,11 @@ class MLP:
         rng = self._dropout_rng(rng, train)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             Z, (preacts, caches, masks) = self._forward(X, rng)
-            loss, dZ = _LOSS_CORES[self.loss](self._output(Z), y)
-            dZ = dZ.reshape(Z.shape)
+            if self.loss == "softmax":  # Z is needed no more: it becomes the gradient
+                loss, dZ = _softmax_cross_entropy_inplace(Z, y)
+            else:
+                loss, dZ = _LOSS_CORES[self.loss](self._output(Z), y)
+                dZ = dZ.reshape(Z.shape)
             grads = {}
             for l in range(self.num_layers, 0, -1):
                 dA, grads[f"W{l}"], grads[f"b{l}"] = dense_backward(dZ, caches[l - 1], input_grad=l > 1)
@@ -390,103 +407,21 @@ class MLP:
         r2 = np.where(safe, 1.0 - ss_res / np.where(safe, ss_tot, 1.0), np.where(ss_res == 0, 1.0, 0.0))
         return float(np.mean(r2))
 
-    # -- shortcuts for gdlib.train.fit (private) ------------------------------------------
-    #
-    # fit checks its data once, then calls these on every batch and after every epoch: the same
-    # arithmetic as loss_and_grads and evaluate (bit for bit), without the per-call checks and
-    # with the arrays of each batch size allocated once per fit, in ``workspace``.
-
     _PUBLIC_METHODS = ("forward", "loss_and_grads", "predict", "score", "evaluate")
 
     def _own_public_methods(self) -> bool:
-        """Whether no subclass or instance attribute replaces a public method, so that the
-        shortcuts compute what the public methods would."""
+        """Whether no subclass or instance attribute replaces a public method, so that
+        :meth:`evaluate` computes what ``loss_and_grads`` and ``score`` would."""
         cls = type(self)
         return not any(name in vars(self) or getattr(cls, name) is not getattr(MLP, name)
                        for name in self._PUBLIC_METHODS)
-
-    def _prepare_data(self, X, y) -> tuple[np.ndarray, np.ndarray]:
-        """``(X, y)`` checked and converted as :meth:`loss_and_grads` does (the same errors)."""
-        X = self._check_X(X)
-        return X, self._check_y(y, X.shape[0])
-
-    def _forward_into(self, X: np.ndarray, rng, workspace: dict):
-        """:meth:`_forward` writing into ``workspace``'s arrays for ``len(X)`` examples.
-
-        Returns the output layer, the inputs of the dense layers (``X`` and the hidden
-        activations after dropout), the dropout masks and the arrays for the backward pass.
-        """
-        n = X.shape[0]
-        buffers = workspace.get(n)
-        if buffers is None:  # output, pre-activations, activations (ReLU), their gradients
-            hidden = self.sizes[1:-1]
-            buffers = workspace[n] = (
-                np.empty((n, self.sizes[-1])), [np.empty((n, width)) for width in hidden],
-                [np.empty((n, width)) for width in hidden] if self._f is relu else [],
-                [np.empty((n, width)) for width in hidden])
-        Z_out, Z_hidden, A_hidden, dA_hidden = buffers
-        params, keys = self.params, _layer_keys(self.num_layers)
-        preacts, acts, inputs, masks = [], [], [X], []
-        A = X
-        for l, (W_key, b_key) in enumerate(keys):
-            Z = np.matmul(A, params[W_key], out=Z_out if l == len(Z_hidden) else Z_hidden[l])
-            Z += params[b_key]
-            if l == len(Z_hidden):
-                break
-            A = np.maximum(Z, 0.0, out=A_hidden[l]) if self._f is relu else self._f(Z)
-            preacts.append(Z)
-            acts.append(A)
-            mask = None
-            if rng is not None:
-                A, mask = dropout_forward(A, self.dropout, rng)
-            inputs.append(A)
-            masks.append(mask)
-        self.last_preactivations = preacts
-        self.last_activations = acts
-        return Z, inputs, masks, dA_hidden
-
-    def _loss_and_grads_unchecked(self, X: np.ndarray, y: np.ndarray, rng, train: bool,
-                                  workspace: dict, grads_out: dict | None = None):
-        """:meth:`loss_and_grads` on data from :meth:`_prepare_data` (or rows of it).
-
-        ``rng`` is a Generator (or None without dropout); the gradients are written into
-        ``grads_out`` (float64 arrays shaped like the parameters) if given, else into new
-        arrays. Call it inside ``np.errstate`` (as fit does) to silence overflow in a diverging
-        run. The layers' arrays (also ``last_preactivations`` and ``last_activations``) live in
-        ``workspace`` and are overwritten by the next call with as many examples.
-        """
-        if grads_out is None:
-            grads_out = {key: np.empty(value.shape) for key, value in self.params.items()}
-        rng = rng if train and self.dropout > 0 else None
-        Z, inputs, masks, dA_hidden = self._forward_into(X, rng, workspace)
-        if self.loss == "softmax":
-            loss, dZ = _softmax_cross_entropy_inplace(Z, y)
-        else:
-            loss, dZ = _LOSS_CORES[self.loss](self._output(Z), y)
-            dZ = dZ.reshape(Z.shape)
-        preacts, params = self.last_preactivations, self.params
-        for l in range(self.num_layers - 1, -1, -1):
-            W_key, b_key = _layer_keys(self.num_layers)[l]
-            np.matmul(inputs[l].T, dZ, out=grads_out[W_key])
-            np.add.reduce(dZ, axis=0, out=grads_out[b_key])  # what dZ.sum(axis=0) runs
-            if l > 0:
-                dZ = np.matmul(dZ, params[W_key].T, out=dA_hidden[l - 1])
-                if masks[l - 1] is not None:
-                    dZ = dZ * masks[l - 1]
-                dZ *= self._fprime(preacts[l - 1])
-        return self._add_penalties(loss, grads_out), grads_out
-
-    def _evaluate_unchecked(self, X: np.ndarray, y_ready: np.ndarray, y, workspace: dict):
-        """:meth:`evaluate` on data from :meth:`_prepare_data` (``y`` as given to it)."""
-        Z = self._forward_into(X, None, workspace)[0]
-        return self._loss_and_score(Z, y_ready, y)
 
     # -- bookkeeping ---------------------------------------------------------------------
 
     def copy(self) -> MLP:
         """A new MLP with the same settings and a deep copy of :attr:`params` (no shared arrays)."""
         new = _copy.copy(self)
-        new.params = {key: value.copy() for key, value in self.params.items()}
+        new.params = _flat_views(self.params)
         new.last_preactivations = []
         new.last_activations = []
         return new

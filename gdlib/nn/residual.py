@@ -144,8 +144,8 @@ class ResidualMLP(LogitClassifier):
 
     so the network has **depth = 2 B + 2 weight layers** (an input layer, two per block, an
     output layer), numbered ``W1 .. W{2B+2}`` in order. Depths 20/32/44/56 are
-    ``num_blocks`` 9/15/21/27 (see :func:`num_blocks_for_depth`). Introduced in the chapter
-    *Experiments lab* (the "depth vs training time" table). Same interface as
+    ``num_blocks`` 9/15/21/27 (see :func:`num_blocks_for_depth`). Introduced in the lab
+    chapter, ``ch-lab`` (the "depth vs training time" table). Same interface as
     :class:`gdlib.nn.MLP`, so it trains with ``gdlib.train.fit``.
 
     Initialisation: He normal for every layer (biases 0), except that the **second layer of

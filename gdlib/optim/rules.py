@@ -158,8 +158,8 @@ def sgd_step(x, g, state: SGDState, *, lr: float):
         &\quad x_t = x_{t-1} - \eta\, g_t
         \end{aligned}
 
-    Equals ``torch.optim.SGD(params, lr=lr)``. Introduced in the chapter *Gradient descent
-    from first principles*.
+    Equals ``torch.optim.SGD(params, lr=lr)``. Introduced in the gradient-descent chapter
+    (``ch-gradient-descent``).
 
     Parameters
     ----------

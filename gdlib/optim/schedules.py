@@ -5,7 +5,8 @@ integer array of steps (the result is a float array of the same shape), so a who
 be plotted with ``f(np.arange(T), lr0=...)``. :func:`make_schedule` fixes the hyperparameters and
 returns a callable of ``t`` alone, which is what ``fit(..., schedule=...)`` expects.
 
-Introduced in the chapter *Momentum and adaptive learning rates*.
+Introduced in the learning-rate chapter (``ch-learning-rate``); the optimizers chapter
+(``ch-optimizers``) uses them again.
 """
 
 from __future__ import annotations

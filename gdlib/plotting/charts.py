@@ -7,7 +7,7 @@ distinguishable under the common colour-vision deficiencies; each update rule ha
 helper takes an ``Axes`` (or creates one when given None), sets its axis labels and returns it.
 Divergence is drawn as an ``x`` with a note, never as NaN.
 
-Introduced in the chapter *Gradient descent from first principles* (chapter 2); used
+Introduced in the gradient-descent chapter (``ch-gradient-descent``); used
 throughout the book.
 """
 

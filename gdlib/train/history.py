@@ -31,8 +31,7 @@ class History:
     start with the value *before* training (epoch 0), so entry ``e`` is after ``e`` epochs and
     they have ``num_epochs + 1`` entries; ``epoch_time`` and each ``grad_norms`` list have one
     entry per training epoch. A run that diverged keeps only complete epochs, and never holds a
-    NaN or infinite loss. ``fit(..., record_epoch_metrics=False)`` leaves the four evaluation
-    lists empty.
+    NaN or infinite loss.
 
     Attributes
     ----------
@@ -102,9 +101,9 @@ class History:
 
         what scikit-learn's ``MLPClassifier.loss_curve_`` (without its penalty term) and
         Keras's epoch loss report. Unlike ``loss_per_epoch`` it costs no extra pass over the
-        data, so it is there even with ``fit(..., record_epoch_metrics=False)``; but it mixes
-        the losses of the epoch's successive parameters, so it lags behind the loss of the
-        parameters reached at the end of the epoch (the more steps per epoch, the more).
+        data; but it mixes the losses of the epoch's successive parameters, so it lags behind
+        the loss of the parameters reached at the end of the epoch (the more steps per epoch,
+        the more).
 
         Returns
         -------

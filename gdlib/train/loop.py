@@ -17,12 +17,13 @@ loss at every step and after every epoch, accuracies, timings and gradient norms
 whether (and where) training diverged.
 
 This module holds :func:`iterate_minibatches`, :func:`evaluate` and :func:`fit` (with the
-model shortcuts and error tests ``fit`` uses); :class:`History` and :class:`DivergenceWarning`
-live in :mod:`gdlib.train.history`, and the rule resolution, argument checks and parameter updaters
-in :mod:`gdlib.train.updaters`. The package :mod:`gdlib.train` gathers the
-public names of all three.
+small functions its loop is made of: argument checks, one training step, the per-epoch
+record, divergence); :class:`History` and :class:`DivergenceWarning` live in
+:mod:`gdlib.train.history`, and the checks of parameters, gradients and steps and the updater
+that applies the rule (resolved by :func:`gdlib.optim.get_rule`) in :mod:`gdlib.train.updaters`.
+The package :mod:`gdlib.train` gathers the public names of all three.
 
-Introduced in the chapter *Training a network: mini-batches, epochs and data*.
+Introduced in the chapter on batch sizes (``ch-variants``).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from gdlib._validate import (
 )
 from gdlib.train.history import DivergenceWarning, History, _drop_partial_epoch
 from gdlib.optim import check_hyper, get_rule
-from gdlib.train.updaters import _check_grads, _check_params, _make_updater
+from gdlib.train.updaters import _Updater, _check_grads, _check_params
 
 __all__ = ["iterate_minibatches", "fit", "evaluate"]
 
@@ -121,14 +122,13 @@ def evaluate(model, X, y) -> tuple[float, float | None]:
 def fit(model, X, y, *, rule="sgd", lr, num_epochs: int, batch_size: int | None = None, rng,
         X_val=None, y_val=None, schedule: Callable | None = None, init: Callable | None = None,
         divergence_factor: float | None = 1e4, record_grad_norms: bool = True,
-        record_epoch_metrics: bool = True, callback: Callable | None = None,
-        **hyper) -> History:
+        callback: Callable | None = None, **hyper) -> History:
     r"""Train ``model`` by mini-batch gradient descent; return a :class:`History`.
 
     Each epoch draws a fresh permutation from ``rng`` and cuts it into batches
-    (:func:`iterate_minibatches`). For each batch :math:`B` at step :math:`t = 0, 1, \dots`, every
-    parameter array :math:`\theta` (one optimiser state :math:`s` each) is updated with the
-    mean gradient of the batch loss:
+    (:func:`iterate_minibatches`). For each batch :math:`B` at step :math:`t = 0, 1, \dots`, the
+    model's own ``loss_and_grads`` gives the mean batch loss and its gradient, and the rule moves
+    the parameters :math:`\theta` (its state :math:`s` carried from step to step):
 
     .. math::
 
@@ -137,16 +137,27 @@ def fit(model, X, y, *, rule="sgd", lr, num_epochs: int, batch_size: int | None 
         (\theta, s) \leftarrow \mathrm{step}\Bigl(\theta,\ \nabla_\theta \tfrac{1}{|B|}
         \textstyle\sum_{i \in B} \ell_i,\ s;\ \mathrm{lr}=\eta_t, \dots\Bigr).
 
-    Parameters are updated in place (``model.params[k][...] = new``), so references to them
-    stay valid. A :class:`gdlib.nn.MLP` (not a subclass replacing its public methods) has its
-    data checked once per call, then trains through private shortcuts that reuse their arrays
-    and give the same numbers, bit for bit, as ``loss_and_grads`` and ``evaluate``.
+    An elementwise rule of :data:`gdlib.optim.RULES` runs once per step on all parameters as one
+    flat vector :math:`\theta` (a :class:`gdlib.nn.MLP`'s parameters are views into one, so
+    the update writes them all at once); any other rule runs once per parameter array, with one
+    state each. Both give the numbers of the hand-written loop ``for X_b, y_b in
+    iterate_minibatches(...): loss, grads = model.loss_and_grads(X_b, y_b, rng=rng); ...``
+    with the rule's ``step`` on each array. A rule of :mod:`gdlib.optim` has its arguments
+    checked on the first step of each epoch, and the later steps call its arithmetic alone
+    (``step.__wrapped__``); any other step function is called as it is. Parameters are updated
+    in place, so references to them stay valid.
+
+    After every epoch (and before the first) the model is evaluated on the whole training set
+    and on the validation set if given (:func:`evaluate`): ``History.loss_per_epoch`` is the
+    loss of the parameters reached, not the mean of the epoch's batch losses (that is
+    :meth:`History.mean_batch_loss_per_epoch`).
 
     Divergence: training stops, with a :class:`DivergenceWarning` and ``history.diverged``, as
     soon as a batch loss or gradient is not finite, a batch loss exceeds
-    ``divergence_factor * max(initial_loss, 1)``, or an update would make a parameter non-finite.
-    The offending update is not applied, so the model keeps its last finite parameters, and the
-    offending loss is not recorded. Numpy's overflow warnings are silenced inside ``fit``.
+    ``divergence_factor * max(initial_loss, 1)``, an update would make a parameter non-finite,
+    or the loss after an epoch is not finite. The offending update is not applied, so the model
+    keeps its last finite parameters, and the offending loss is not recorded. Numpy's overflow
+    warnings are silenced inside ``fit``.
 
     Parameters
     ----------
@@ -171,7 +182,7 @@ def fit(model, X, y, *, rule="sgd", lr, num_epochs: int, batch_size: int | None 
     X_val, y_val : array_like, optional
         A validation set, evaluated after every epoch.
     schedule : callable, optional
-        ``schedule(t) -> lr`` for step ``t = 0, 1, ...`` (see :mod:`gdlib.optim`); overrides
+        ``schedule(t) -> lr`` for step ``t = 0, 1, ...`` (see :mod:`gdlib.optim.schedules`); overrides
         ``lr``.
     init : callable, optional
         ``init(x) -> state``: overrides the rule's own, or gives a bare step function its state.
@@ -179,17 +190,6 @@ def fit(model, X, y, *, rule="sgd", lr, num_epochs: int, batch_size: int | None 
         See above; ``None`` only stops on non-finite values.
     record_grad_norms : bool
         Record the per-epoch mean gradient norm of each parameter.
-    record_epoch_metrics : bool, default True
-        Evaluate the model after every epoch: ``loss_per_epoch`` (the loss on the whole
-        training set, not the mean of the epoch's batch losses), ``train_acc``, and with a
-        validation set ``val_loss`` and ``val_acc``. That is one more forward pass over the
-        training set per epoch (a third of an epoch's arithmetic, which is a forward and a
-        backward pass). ``False`` skips it, to time the training steps alone
-        (``benchmarks/bench_fit.py`` does, beside the default): these four lists then stay
-        empty (``final_loss`` is NaN and ``to_rows()`` is empty; the mean batch loss of each
-        epoch, what scikit-learn records, is still there: ``mean_batch_loss_per_epoch()``), and
-        divergence is detected from the batch losses, gradients and updates only. The loss
-        before training is still computed, to check the data and set the divergence threshold.
     callback : callable, optional
         ``callback(epoch, history)`` after each epoch (and after epoch 0); returning ``True``
         stops training.
@@ -200,169 +200,182 @@ def fit(model, X, y, *, rule="sgd", lr, num_epochs: int, batch_size: int | None 
     -------
     History
     """
+    X, y, val, lr, num_epochs, batch_size, rng, limit_factor = _check_fit_arguments(
+        X, y, X_val, y_val, lr, schedule, num_epochs, batch_size, rng, divergence_factor, callback)
+    resolved = get_rule(rule, init)
+    check_hyper(resolved, hyper)
+    keys = _check_params(model.params)
+    history = _new_history(resolved, lr, schedule, num_epochs, batch_size, len(y), hyper,
+                           keys if record_grad_norms else [])
+    lr_t = lr
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        stop = _record_epoch(history, model, (X, y), val, epoch=0)
+        if stop is not None:
+            return _diverged(history, 0, lr if lr is not None else schedule(0), *stop)
+        limit = limit_factor * max(history.loss_per_epoch[0], 1.0)
+        if callback is not None and callback(0, history) is True:
+            return _stopped(history, "stopped by callback before training")
+        updater = _Updater(resolved, model.params, hyper)
+        for epoch in range(1, num_epochs + 1):
+            updater.start_epoch()  # a callback may have replaced parameters
+            start = time.perf_counter()
+            for X_batch, y_batch in _batches(X, y, batch_size, rng):
+                lr_t = _learning_rate(lr, schedule, history.steps)
+                loss, stop = _train_step(model, updater, X_batch, y_batch, rng, lr_t, limit,
+                                         history.steps)
+                if stop is not None:
+                    return _diverged(history, epoch, lr_t, loss, stop)
+                _record_step(history, loss, len(y_batch))
+            _end_epoch(history, updater, keys, time.perf_counter() - start, record_grad_norms)
+            stop = _record_epoch(history, model, (X, y), val, epoch)
+            if stop is not None:
+                return _diverged(history, epoch, lr_t, *stop)
+            if callback is not None and callback(epoch, history) is True:
+                return _stopped(history, f"stopped by callback after epoch {epoch} "
+                                         f"({history.steps} steps)")
+    return _stopped(history, f"completed {num_epochs} epoch(s), {history.steps} steps")
+
+
+# -- the pieces of fit ---------------------------------------------------------------------
+
+
+def _check_fit_arguments(X, y, X_val, y_val, lr, schedule, num_epochs, batch_size, rng,
+                         divergence_factor, callback):
+    """fit's arguments checked (errors name the argument and its value) and converted:
+    ``(X, y, (X_val, y_val) or None, lr, num_epochs, batch_size, rng, divergence factor)``,
+    the factor ``inf`` when ``divergence_factor`` is None."""
     X, y = check_examples(X, y)
-    n = len(y)
     if lr is None and schedule is None:
         raise ValueError("lr must be a finite number > 0 (or give a schedule), got lr=None")
     lr = check_lr(lr) if lr is not None else None
     if schedule is not None and not callable(schedule):
         raise TypeError(f"schedule must be a callable step -> lr, got schedule={_show(schedule)}")
     num_epochs = check_positive_int(num_epochs, "num_epochs")
-    batch_size = check_batch_size(batch_size, n)
+    batch_size = check_batch_size(batch_size, len(y))
     rng = check_rng(rng)
     if (X_val is None) != (y_val is None):
         raise ValueError("X_val and y_val must be given together, got "
                          f"X_val={_show(X_val)} and y_val={_show(y_val)}")
+    val = None
     if X_val is not None:
-        X_val, y_val = check_examples(X_val, y_val, X_name="X_val", y_name="y_val")
-        if X_val.shape[1:] != X.shape[1:]:
+        val = check_examples(X_val, y_val, X_name="X_val", y_name="y_val")
+        if val[0].shape[1:] != X.shape[1:]:
             raise ValueError(f"X_val must have examples shaped like those of X {X.shape[1:]}, "
-                             f"got X_val of shape {X_val.shape}")
+                             f"got X_val of shape {val[0].shape}")
+    factor = math.inf
     if divergence_factor is not None:
-        divergence_factor = check_positive_number(divergence_factor, "divergence_factor")
+        factor = check_positive_number(divergence_factor, "divergence_factor")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got callback={_show(callback)}")
-    if not isinstance(record_epoch_metrics, (bool, np.bool_)):
-        raise TypeError("record_epoch_metrics must be True or False, "
-                        f"got record_epoch_metrics={_show(record_epoch_metrics)}")
-    resolved = get_rule(rule, init)
-    check_hyper(resolved, hyper)
-    params = model.params
-    keys = _check_params(params)
+    return X, y, val, lr, num_epochs, batch_size, rng, factor
 
+
+def _new_history(rule, lr, schedule, num_epochs, batch_size, n, hyper, norm_keys) -> History:
+    """An empty History with fit's configuration (and a gradient-norm list per key given)."""
     history = History(config={
-        "rule": resolved.name, "lr": lr, "batch_size": batch_size,
+        "rule": rule.name, "lr": lr, "batch_size": batch_size,
         "schedule": None if schedule is None else getattr(schedule, "__name__", repr(schedule)),
-        "num_epochs": num_epochs, "hyper": {**resolved.defaults, **hyper}, "n": n,
+        "num_epochs": num_epochs, "hyper": {**rule.defaults, **hyper}, "n": n,
     })
-    if record_grad_norms:
-        history.grad_norms = {key: [] for key in keys}
-
-    shortcuts = _has_shortcuts(model)
-    workspace: dict = {}  # the arrays the model's shortcuts reuse from batch to batch
-    ready: list = []  # (X, y) then (X_val, y_val) checked once by the model, for its shortcuts
-
-    def measure(i: int, X_i, y_i) -> tuple[float, float | None]:
-        if not shortcuts:
-            return _measure(model, X_i, y_i)
-        if len(ready) == i:  # epoch 0: the model's checks, with their errors, once per set
-            ready.append(model._prepare_data(X_i, y_i))
-        loss, score = model._evaluate_unchecked(*ready[i], y_i, workspace)
-        return float(loss), float(score)
-
-    def record_epoch() -> None:
-        loss, score = measure(0, X, y)
-        history.loss_per_epoch.append(loss)
-        if score is not None:
-            history.train_acc.append(score)
-        if X_val is not None:
-            loss, score = measure(1, X_val, y_val)
-            history.val_loss.append(loss)
-            if score is not None:
-                history.val_acc.append(score)
-
-    def stop(epoch: int, loss: float, lr_t, reason: str = "") -> History:
-        history.diverged = True
-        history.diverged_at = history.steps
-        history.message = (f"diverged at epoch {epoch} step {history.steps}: loss={loss:.4g} "
-                           f"(lr={lr_t:.4g}){reason}")
-        warnings.warn(history.message, DivergenceWarning, stacklevel=3)
-        return history
-
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        record_epoch()  # also checks, on the whole data, that the model accepts X and y
-        initial = history.loss_per_epoch[0]
-        if not math.isfinite(initial):
-            for values in (history.loss_per_epoch, history.train_acc, history.val_loss,
-                           history.val_acc):
-                values.clear()
-            return stop(0, initial, lr if lr is not None else schedule(0),
-                        ": the initial loss is not finite")
-        limit = math.inf if divergence_factor is None else divergence_factor * max(initial, 1.0)
-        if not record_epoch_metrics:
-            for values in (history.loss_per_epoch, history.train_acc, history.val_loss,
-                           history.val_acc):
-                values.clear()
-        if callback is not None and callback(0, history) is True:
-            history.message = "stopped by callback before training"
-            return history
-
-        updater = _make_updater(resolved, params, hyper)
-        X_train, y_train = ready[0] if shortcuts else (X, y)
-        losses = history.loss_per_step
-        lr_t = lr
-        for epoch in range(1, num_epochs + 1):
-            updater.sync()  # a callback may have changed the parameters
-            updater.norm_sums[:] = 0.0
-            steps_before = history.steps
-            start = time.perf_counter()
-            for X_batch, y_batch in _batches(X_train, y_train, batch_size, rng):
-                if schedule is not None:
-                    lr_t = schedule(history.steps)
-                    if not 0 < lr_t < math.inf:
-                        raise ValueError(f"schedule({history.steps}) must return a finite lr > 0, "
-                                         f"got lr={lr_t!r}")
-                try:
-                    if shortcuts:
-                        loss, grads = model._loss_and_grads_unchecked(
-                            X_batch, y_batch, rng, True, workspace, updater.grads_out)
-                    else:
-                        loss, grads = model.loss_and_grads(X_batch, y_batch, rng=rng, train=True)
-                except ValueError as exc:
-                    # gdlib's layers refuse non-finite arrays; after a successful step that
-                    # means the parameters have blown up (e.g. logits overflowed to inf).
-                    if history.steps == 0 or not _non_finite_error(exc):
-                        raise
-                    return stop(epoch, math.nan, lr_t, f": the loss could not be computed ({exc})")
-                if history.steps == 0:
-                    _check_grads(params, grads)
-                loss = float(loss)
-                if not loss <= limit:  # also catches NaN
-                    return stop(epoch, loss, lr_t)
-                refused = updater(grads, lr_t)
-                if refused is not None:
-                    return stop(epoch, loss, lr_t, ": " + refused)
-                losses.append(loss)
-                history.steps += 1
-                history.gradient_evaluations += len(y_batch)
-            history.epoch_time.append(time.perf_counter() - start)
-            if record_grad_norms:
-                count = history.steps - steps_before
-                for key, norm_sum in zip(keys, updater.norm_sums.tolist()):
-                    history.grad_norms[key].append(norm_sum / count)
-            if record_epoch_metrics:
-                try:
-                    record_epoch()
-                except ValueError as exc:
-                    if not _non_finite_error(exc):
-                        raise
-                    _drop_partial_epoch(history)
-                    return stop(epoch, math.nan, lr_t,
-                                f": the epoch's loss could not be computed ({exc})")
-                if not math.isfinite(history.loss_per_epoch[-1]):
-                    loss = history.loss_per_epoch[-1]
-                    _drop_partial_epoch(history)
-                    return stop(epoch, loss, lr_t, ": the training-set loss is not finite")
-            if callback is not None and callback(epoch, history) is True:
-                history.message = f"stopped by callback after epoch {epoch} ({history.steps} steps)"
-                return history
-    history.message = f"completed {num_epochs} epoch(s), {history.steps} steps"
+    if norm_keys:
+        history.grad_norms = {key: [] for key in norm_keys}
     return history
 
 
-def _has_shortcuts(model) -> bool:
-    """Whether ``model`` offers fit's private shortcuts (gdlib's :class:`~gdlib.nn.MLP`
-    does) and its public methods are its own, so that the shortcuts compute what they would.
+def _learning_rate(lr, schedule, t: int) -> float:
+    """The learning rate of step ``t``: ``schedule(t)`` if given (checked), else ``lr``."""
+    if schedule is None:
+        return lr
+    lr_t = schedule(t)
+    if not 0 < lr_t < math.inf:
+        raise ValueError(f"schedule({t}) must return a finite lr > 0, got lr={lr_t!r}")
+    return lr_t
 
-    ``_prepare_data(X, y)`` checks and converts a data set once, raising what
-    ``loss_and_grads`` would; ``_loss_and_grads_unchecked(X, y, rng, train, workspace,
-    grads_out)`` and ``_evaluate_unchecked(X, y_ready, y, workspace)`` then skip the per-call
-    checks.
+
+def _train_step(model, updater: _Updater, X_batch, y_batch, rng, lr_t: float, limit: float,
+                t: int) -> tuple[float, str | None]:
+    """Step ``t``: ``model.loss_and_grads`` on the batch, then the rule's update.
+
+    Returns ``(batch loss, None)``, or ``(loss, reason)`` without updating when training has
+    diverged: the loss exceeds ``limit`` or is NaN, a gradient or the update is not finite, or
+    the parameters have blown up so far that the model refuses them (gdlib's layers refuse
+    non-finite arrays; on step 0 such an error is the data's and is raised). On step 0 the
+    gradients are also checked against the parameters.
     """
-    own = getattr(model, "_own_public_methods", None)
-    return (callable(own) and own() is True and all(
-        callable(getattr(model, name, None))
-        for name in ("_prepare_data", "_loss_and_grads_unchecked", "_evaluate_unchecked")))
+    try:
+        loss, grads = model.loss_and_grads(X_batch, y_batch, rng=rng, train=True)
+    except ValueError as exc:
+        if t == 0 or not _non_finite_error(exc):
+            raise
+        return math.nan, f": the loss could not be computed ({exc})"
+    if t == 0:
+        _check_grads(model.params, grads)
+    loss = float(loss)
+    if not loss <= limit:  # also catches NaN
+        return loss, ""
+    refused = updater(grads, lr_t)
+    return loss, (None if refused is None else ": " + refused)
+
+
+def _record_step(history: History, loss: float, batch: int) -> None:
+    """A step was taken: its batch loss, the step count and the examples it used."""
+    history.loss_per_step.append(loss)
+    history.steps += 1
+    history.gradient_evaluations += batch
+
+
+def _end_epoch(history: History, updater: _Updater, keys, seconds: float,
+               record_grad_norms: bool) -> None:
+    """The epoch's training time and each parameter's mean gradient norm over its steps."""
+    history.epoch_time.append(seconds)
+    if record_grad_norms:
+        for key, norm_sum in zip(keys, updater.norm_sums.tolist()):
+            history.grad_norms[key].append(norm_sum / updater.steps)
+
+
+def _record_epoch(history: History, model, train, val, epoch: int) -> tuple[float, str] | None:
+    """Evaluate the model after ``epoch`` epochs on the training set and on the validation set
+    if any, appending to the History's per-epoch lists.
+
+    Returns None, or ``(loss, reason)`` when the loss is not finite (or, after a training epoch,
+    cannot be computed): the epoch's entries are then removed again.
+    """
+    try:
+        for data, losses, scores in ((train, history.loss_per_epoch, history.train_acc),
+                                     (val, history.val_loss, history.val_acc)):
+            if data is None:
+                continue
+            loss, score = _measure(model, *data)
+            losses.append(loss)
+            if score is not None:
+                scores.append(score)
+    except ValueError as exc:
+        if epoch == 0 or not _non_finite_error(exc):
+            raise
+        _drop_partial_epoch(history)
+        return math.nan, f": the epoch's loss could not be computed ({exc})"
+    loss = history.loss_per_epoch[-1]
+    if math.isfinite(loss):
+        return None
+    _drop_partial_epoch(history)
+    return loss, (": the initial loss is not finite" if epoch == 0
+                  else ": the training-set loss is not finite")
+
+
+def _diverged(history: History, epoch: int, lr_t: float, loss: float, reason: str) -> History:
+    """Mark the History as diverged at the current step, warn, and return it."""
+    history.diverged = True
+    history.diverged_at = history.steps
+    history.message = (f"diverged at epoch {epoch} step {history.steps}: loss={loss:.4g} "
+                       f"(lr={lr_t:.4g}){reason}")
+    warnings.warn(history.message, DivergenceWarning, stacklevel=3)
+    return history
+
+
+def _stopped(history: History, message: str) -> History:
+    """End the run with ``message``; return the History."""
+    history.message = message
+    return history
 
 
 def _non_finite_error(exc: Exception) -> bool:

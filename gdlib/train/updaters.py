@@ -1,20 +1,18 @@
 """How :func:`gdlib.train.fit` applies an update rule (resolved, like everywhere, by
-:func:`gdlib.optim.get_rule`): the checks of its arguments and the updaters that move the
+:func:`gdlib.optim.get_rule`): the checks of its arguments and the updater that moves the
 model's parameters in place.
 
 :func:`_check_update`, :func:`_check_params` and :func:`_check_grads` check a step's result,
-the model's parameters and its gradients.
-:class:`_PerArrayUpdater` applies a rule to each parameter array with its own state (the
-general case), :class:`_FlatUpdater` applies an elementwise rule of the registry
-:data:`gdlib.optim.RULES` once to all parameters concatenated into one vector (bit for bit the
-same), and :func:`_make_updater`
-chooses between them. All of it is private to ``fit``.
+the model's parameters and its gradients; :class:`_Updater` applies the rule, to all
+parameters as one flat vector for an elementwise rule of the registry :data:`gdlib.optim.RULES`
+(to the model's own buffer when its parameters are views into one, see
+:func:`_flat_buffer`), else to each parameter array with its own state. All of it is private to
+``fit``.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable
 
 import numpy as np
 
@@ -24,14 +22,19 @@ from gdlib._validate import _show, check_lr
 __all__: list[str] = []
 
 
-def _check_update(name: str, key: str, x: np.ndarray, out) -> None:
-    """A step must return (x_new, state_new) with x_new shaped like x (checked on step 0)."""
+def _check_update(name: str, key: str | None, x: np.ndarray, out) -> None:
+    """A step must return (x_new, state_new) with x_new shaped like x (checked on step 0).
+
+    ``key`` names the parameter array ``x`` is, or is None when ``x`` is the flat vector of all
+    parameters.
+    """
+    where = "the flat vector of all parameters" if key is None else f"params[{key!r}]"
     if not (isinstance(out, tuple) and len(out) == 2):
         raise TypeError(f"the step function of rule {name!r} must return a pair (x_new, state_new), "
-                        f"got {_show(out)} for params[{key!r}]")
+                        f"got {_show(out)} for {where}")
     if np.shape(out[0]) != x.shape:
         raise ValueError(f"the step function of rule {name!r} returned x_new of shape "
-                         f"{np.shape(out[0])} for params[{key!r}] of shape {x.shape}")
+                         f"{np.shape(out[0])} for {where} of shape {x.shape}")
 
 
 def _check_params(params) -> list[str]:
@@ -60,119 +63,111 @@ def _check_grads(params: dict, grads) -> None:
                              f"{value.shape}, got shape {np.shape(grads[key])}")
 
 
-class _PerArrayUpdater:
-    """Applies a rule to each parameter array with its own state: the general case.
+def _flat_buffer(arrays: list) -> np.ndarray | None:
+    """The one contiguous 1-D array that ``arrays`` tile, in order and without gaps, or None.
 
-    ``__call__(grads, lr)`` adds each gradient's L2 norm to ``norm_sums``, computes every new
-    value, and only if all are finite writes them into the model's arrays (in place); it
-    returns None on success, or the reason it refused.
+    Each array must be a C-contiguous view of the same base (``base[a:b].reshape(shape)``), the
+    first starting at the base's first element and each next one where the previous ends, the
+    last ending at the base's end. :class:`gdlib.nn.MLP` stores its parameters so.
+    """
+    base = arrays[0].base
+    if not (isinstance(base, np.ndarray) and base.ndim == 1 and base.flags.c_contiguous
+            and base.flags.writeable):
+        return None
+    address = base.__array_interface__["data"][0]
+    for a in arrays:
+        if (a.base is not base or a.dtype != base.dtype or not a.flags.c_contiguous
+                or a.__array_interface__["data"][0] != address):
+            return None
+        address += a.nbytes
+    return base if address == base.__array_interface__["data"][0] + base.nbytes else None
+
+
+class _Updater:
+    r"""Moves the model's parameters with one update rule: how every step of ``fit`` ends.
+
+    A rule marked elementwise (``Rule.elementwise``: each coordinate of the new :math:`\theta`
+    and state depends only on the same coordinate; the registry's rules are) runs **once per
+    step on all parameters as one flat vector** :math:`\theta`, with one state; every other
+    rule (a bare step function, or one that mixes coordinates) runs once per parameter array,
+    with one state each. For an elementwise rule the two give the same numbers, bit for bit.
+
+    The flat vector is the model's own memory when its parameters are views into one
+    contiguous buffer, in key order (:class:`gdlib.nn.MLP`'s are): then
+    ``theta[...] = theta_new`` updates every ``model.params[k]`` at once. Otherwise (a model
+    with separate arrays, or arrays a callback replaced) :meth:`start_epoch` concatenates them
+    into a private vector, and each update is copied back into each array. Either way the
+    parameters change in place, so references to them stay valid.
+
+    The first step after :meth:`start_epoch` calls the rule's public step, which checks its
+    arguments; for a step of :mod:`gdlib.optim` the next ones call the same arithmetic without
+    the checks (``step.__wrapped__``, see ``gdlib.optim.rules._validated``): fit has already checked
+    what they would (finite gradients and parameters, a float ``lr > 0``, the
+    hyperparameters and the state the previous step returned).
+
+    ``__call__(grads, lr)`` adds each gradient's L2 norm to :attr:`norm_sums`, computes the new
+    values, and only if all are finite writes them (and counts the step in :attr:`steps`); it
+    returns None, or why it refused.
     """
 
-    def __init__(self, name, init, step, params: dict, hyper: dict):
-        self.name, self.step, self.params, self.hyper = name, step, params, hyper
+    def __init__(self, rule: optim.Rule, params: dict, hyper: dict):
+        self.name, self.params, self.hyper, self.step = rule.name, params, hyper, rule.step
+        checked_steps = {r.step for r in optim.RULES.values()}  # whose __wrapped__ is known
+        self.arithmetic = rule.step.__wrapped__ if rule.step in checked_steps else rule.step
         self.keys = list(params)
-        self.states = [init(params[k]) for k in self.keys]
         self.norm_sums = np.zeros(len(self.keys))
-        self.checked = False
-        self.grads_out = None  # the step may keep g (in its state): fresh gradients every step
+        self.flat = rule.elementwise and len({p.dtype for p in params.values()}) == 1
+        self.start_epoch()
+        self.states = [rule.init(x) for x in self.blocks]
 
-    def sync(self) -> None:
-        """Nothing to do: the model's arrays are read at every step."""
+    def start_epoch(self) -> None:
+        """Zero the norm sums; (re)read the model's arrays, which a callback may have replaced."""
+        self.norm_sums[:] = 0.0
+        self.steps = 0  # the updates made since
+        self.checked = False
+        arrays = [self.params[k] for k in self.keys]
+        self.copy_back = None
+        if not self.flat:
+            self.blocks, self.names = arrays, self.keys
+            return
+        theta = _flat_buffer(arrays)
+        if theta is None:  # separate arrays: a private vector, copied back after every step
+            theta = np.concatenate([np.ravel(a) for a in arrays])
+            starts = np.cumsum([0] + [a.size for a in arrays]).tolist()
+            self.copy_back = [(a, slice(start, start + a.size)) for a, start in zip(arrays, starts)]
+        self.blocks, self.names = [theta], [None]
 
     def __call__(self, grads: dict, lr: float) -> str | None:
-        updates = []
+        gs = []
         for i, key in enumerate(self.keys):
             g = grads[key]
             sq_norm = float(np.vdot(g, g))
             if not math.isfinite(sq_norm):
                 return f"the gradient of {key} is not finite"
             self.norm_sums[i] += math.sqrt(sq_norm)
-            x = self.params[key]
-            out = self.step(x, g, self.states[i], lr=lr, **self.hyper)
+            gs.append(g)
+        if self.flat:
+            gs = [np.concatenate([np.ravel(g) for g in gs])]
+        if self.checked:
+            step, lr = self.arithmetic, (lr if type(lr) is float else check_lr(lr))
+            gs = [g.astype(x.dtype, copy=False) for x, g in zip(self.blocks, gs)]
+        else:
+            step = self.step
+        updates = []
+        for x, g, state, name in zip(self.blocks, gs, self.states, self.names):
+            out = step(x, g, state, lr=lr, **self.hyper)
             if not self.checked:
-                _check_update(self.name, key, x, out)
+                _check_update(self.name, name, x, out)
             if not math.isfinite(float(np.sum(out[0]))):
-                return f"the update made {key} non-finite"
+                return f"the update made {name or 'a parameter'} non-finite"
             updates.append(out)
         self.checked = True
-        for i, key in enumerate(self.keys):
-            self.params[key][...] = updates[i][0]
-            self.states[i] = updates[i][1]
+        self.steps += 1
+        for i, (x, (x_new, state)) in enumerate(zip(self.blocks, updates)):
+            x[...] = x_new
+            self.states[i] = state
+        if self.copy_back is not None:
+            theta = self.blocks[0]
+            for a, part in self.copy_back:
+                a[...] = theta[part].reshape(a.shape)
         return None
-
-
-class _FlatUpdater(_PerArrayUpdater):
-    """The same for a reference rule of :mod:`gdlib.optim`, applied once per step to all
-    parameters concatenated into one vector.
-
-    The reference rules act elementwise (Adam's step count is the same for every array), so
-    this gives bit for bit the result of one state per array, with a quarter of the calls for
-    a two-layer network. The first step after each :meth:`sync` goes through the rule's public
-    (checked) step; the next ones through the same arithmetic without the checks
-    (``step.__wrapped__``, see ``gdlib.optim.rules._validated``), since fit has checked everything they would (finite gradients,
-    finite parameters, valid hyperparameters and state).
-
-    A model that can write its gradients into given arrays gets :attr:`grads_out`, views of
-    one flat gradient vector, which then needs no concatenation.
-    """
-
-    def __init__(self, name, init, step, params: dict, hyper: dict):
-        self.name, self.step, self.params, self.hyper = name, step, params, hyper
-        self.unchecked = getattr(step, "__wrapped__", step)
-        self.keys = list(params)
-        self.norm_sums = np.zeros(len(self.keys))
-        bounds = np.cumsum([0] + [params[k].size for k in self.keys]).tolist()
-        self.slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
-        self.sync()
-        self.state = init(self.theta)
-        self.grad = np.empty(self.theta.shape)
-        self.grads_out = None
-        if self.theta.dtype == np.float64:  # the dtype of gdlib's gradients
-            self.grads_out = {k: self.grad[part].reshape(params[k].shape)
-                              for k, part in zip(self.keys, self.slices)}
-
-    def sync(self) -> None:
-        """Re-read the model's arrays into the flat vector (keeping the rule's state)."""
-        for key in self.keys:
-            if not self.params[key].flags.c_contiguous:  # reshape would copy, not view
-                raise ValueError(f"model.params[{key!r}] was replaced by a non-contiguous array "
-                                 "during fit; update parameters in place instead")
-        self.flat_views = [self.params[k].reshape(-1) for k in self.keys]  # share memory
-        self.theta = np.concatenate(self.flat_views)
-        self.checked = False
-
-    def __call__(self, grads: dict, lr: float) -> str | None:
-        flat = []
-        norm_sums = self.norm_sums
-        written = grads is self.grads_out
-        for i, key in enumerate(self.keys):
-            g = grads[key]
-            sq_norm = float(np.vdot(g, g))
-            if not math.isfinite(sq_norm):
-                return f"the gradient of {key} is not finite"
-            norm_sums[i] += math.sqrt(sq_norm)
-            if not written:
-                flat.append(np.ravel(g))
-        g = self.grad if written else np.concatenate(flat)
-        if self.checked and g.shape == self.theta.shape:  # else the step explains
-            lr = lr if type(lr) is float else check_lr(lr)
-            theta, state = self.unchecked(self.theta, g.astype(self.theta.dtype, copy=False),
-                                          self.state, lr=lr, **self.hyper)
-        else:
-            theta, state = self.step(self.theta, g, self.state, lr=lr, **self.hyper)
-            self.checked = True
-        if not math.isfinite(theta.sum()):
-            return "the update made a parameter non-finite"
-        self.theta, self.state = theta, state
-        for view, part in zip(self.flat_views, self.slices):
-            view[...] = theta[part]
-        return None
-
-
-def _make_updater(rule: optim.Rule, params: dict, hyper: dict) -> _PerArrayUpdater:
-    """The flat updater for an elementwise rule of the registry on same-dtype contiguous float
-    arrays, else one state per array."""
-    dtypes = {p.dtype for p in params.values()}
-    contiguous = all(p.flags.c_contiguous for p in params.values())
-    updater = _FlatUpdater if rule.elementwise and contiguous and len(dtypes) == 1 else _PerArrayUpdater
-    return updater(rule.name, rule.init, rule.step, params, hyper)

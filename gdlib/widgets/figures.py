@@ -7,7 +7,7 @@ alone) as PNG. The live explorers (:mod:`gdlib.widgets`) show that PNG after eve
 the static twins (:mod:`gdlib.widgets.static`) ship the background once and draw the lines in
 JavaScript with the same colours and marks.
 
-Introduced with the explorers in the learning-rate chapter (chapter 4).
+Introduced with the explorers in the learning-rate chapter (``ch-learning-rate``).
 """
 
 from __future__ import annotations

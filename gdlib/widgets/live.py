@@ -32,7 +32,7 @@ A run *converged* at the first step :math:`t` with :math:`\|\nabla f(p_t)\| <` `
 (:data:`CONVERGENCE_TOL`); it *diverged* as :func:`gdlib.landscapes.trace` and
 :func:`gdlib.train.fit` say (the training explorer passes ``divergence_factor=10``: a batch loss
 above ten times the initial loss stops the run). Introduced in the learning-rate chapter
-(chapter 4) and used again in the optimizers chapter (chapter 5).
+(``ch-learning-rate``) and used again in the optimizers chapter (``ch-optimizers``).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ size (:class:`TrainingSetup` holds the rest). Both runs are cached
 functions, so they compute, and print in their captions (:func:`landscape_caption`,
 :func:`training_caption`), the same numbers. Nothing here needs ipywidgets.
 
-Introduced with the explorers in the learning-rate chapter (chapter 4).
+Introduced with the explorers in the learning-rate chapter (``ch-learning-rate``).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ are ``<input type="range">`` and ``<select>`` elements with labels; the canvas i
 ``role="img"`` whose ``aria-label`` follows the caption. No CDN, no require.js, no widget state:
 each instance is one ``<div>`` with its own id and one inline ``<script>``.
 
-Introduced with the explorers in the learning-rate chapter (chapter 4).
+Introduced with the explorers in the learning-rate chapter (``ch-learning-rate``).
 """
 
 from __future__ import annotations

@@ -13,7 +13,16 @@ import importlib
 
 
 def submissions(assignment: str) -> dict[str, str]:
-    module = importlib.import_module(f"honest_answers.{assignment.replace('-', '_')}")
+    """name -> source of the honest answers to ``assignment``; none (``{}``) while its module is
+    not written yet, so that the other tests of a new assignment can run (the test that wants
+    at least five honest answers then fails and names the missing module)."""
+    name = f"honest_answers.{assignment.replace('-', '_')}"
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        if error.name != name:
+            raise
+        return {}
     return dict(module.SUBMISSIONS)
 
 
