@@ -403,7 +403,7 @@ def test_the_older_red_teams_tampering_scores_nothing_in_this_mode_too(hostile):
     secrets = _outputs(hostile, "read-secrets")
     assert "FOUND 0 []" in secrets and "WROTE" not in secrets, secrets[-2000:]
     assert "PWNED" not in _outputs(hostile, "shadow-files")
-    assert "gdlib.nn.numerical_gradient is not available to your code while this check runs" \
+    assert "gdlib.nn.gradcheck.numerical_gradient is not available to your code while this check runs" \
         in _outputs(hostile, "gdlib-unwatched")
 
 
