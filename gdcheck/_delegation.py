@@ -156,24 +156,40 @@ def _forbidden_object(obj, modules: tuple[str, ...]) -> str | None:
     return None
 
 
+def static_hits(fn, modules: tuple[str, ...]) -> list[str]:
+    """Every forbidden gdlib function or class that ``fn`` is, or names directly (its globals or
+    closure), in order, as ``package.qualname``. gdcheck (:func:`static_delegation`) and the
+    grader's sandbox (``grading/watch.py``) both ask this one function."""
+    if not modules:
+        return []
+    target = fn
+    while isinstance(target, functools.partial):
+        target = target.func
+    target = getattr(target, "__func__", target)
+    values = [fn]
+    code = getattr(target, "__code__", None)
+    if code is not None:
+        names, stack = set(), [code]
+        while stack:
+            c = stack.pop()
+            names.update(c.co_names)
+            stack.extend(k for k in c.co_consts if inspect.iscode(k))
+        namespace = getattr(target, "__globals__", {})
+        values += [namespace[n] for n in sorted(names) if n in namespace]
+        values += [cell.cell_contents for cell in (getattr(target, "__closure__", None) or ())
+                   if _has_contents(cell)]
+    hits: list[str] = []
+    for value in values:
+        hit = _forbidden_object(value, modules)
+        if hit and hit not in hits:
+            hits.append(hit)
+    return hits
+
+
 def static_delegation(fn, modules: tuple[str, ...]) -> str | None:
-    """A forbidden gdlib function that ``fn`` is, or names directly (globals or closure)."""
-    hit = _forbidden_object(fn, modules)
-    if hit or not modules:
-        return hit
-    code = getattr(getattr(fn, "__func__", fn), "__code__", None)
-    if code is None:
-        return None
-    names, stack = set(), [code]
-    while stack:
-        c = stack.pop()
-        names.update(c.co_names)
-        stack.extend(k for k in c.co_consts if inspect.iscode(k))
-    namespace = getattr(fn, "__globals__", {})
-    values = [namespace[n] for n in sorted(names) if n in namespace]
-    values += [cell.cell_contents for cell in (getattr(fn, "__closure__", None) or ())
-               if _has_contents(cell)]
-    return next((h for h in (_forbidden_object(v, modules) for v in values) if h), None)
+    """The first forbidden gdlib function that ``fn`` is, or names directly (globals or closure)."""
+    hits = static_hits(fn, modules)
+    return hits[0] if hits else None
 
 
 def _has_contents(cell) -> bool:

@@ -2,8 +2,8 @@
 
 - :class:`Capture` keeps at most so many characters of what a cell prints;
 - :class:`DelegationWatch` finds the forbidden gdlib functions a student's call uses: by the
-  names in its code, and with a profiler while it runs (like gdcheck's own watcher, which runs
-  in the grader and cannot see the sandbox); a call that changes the profiler or the tracer,
+  names in its code, and with a profiler while it runs; it *is* gdcheck's watcher (one
+  detector), run here because gdcheck's own runs in the grader and cannot see the sandbox; a call that changes the profiler or the tracer,
   starts a thread or a process while watched is reported as hiding what it runs;
 - :class:`Watchers` holds the flags for the instructor: an audit hook (opening the instructor's
   files, processes, network, tracers, searching the interpreter's objects) and a snapshot of
@@ -16,11 +16,11 @@ never depend on it (the checks run in the grader); only the flags in the report 
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import operator
 import os
 import sys
+
+from gdcheck._delegation import Watcher, static_hits
 
 WATCHED_MODULES = ("builtins", "numpy", "numpy.testing", "numpy.linalg", "numpy.random", "math",
                    "os", "io", "inspect", "traceback", "warnings", "functools", "operator")
@@ -90,67 +90,25 @@ class Capture:
         return outs
 
 
-class DelegationWatch:
-    """Which forbidden gdlib functions a call uses: by name in its code, and while it runs."""
+class DelegationWatch(Watcher):
+    """gdcheck's delegation watcher (``gdcheck._delegation``: one detector for gdcheck and the
+    grader) as the sandbox runs it: which forbidden gdlib functions a call uses, by the names in
+    its code (:func:`~gdcheck._delegation.static_hits`) and with the profiler while it runs, on
+    every thread; a call that removed the profiler is reported."""
 
     def __init__(self, watchers, modules):
-        self.watchers, self.files, self.hits = watchers, {}, []
-        self.paused = 0  # > 0 while a reference helper the grader lent runs (not delegation)
+        names = tuple(m for m in modules if isinstance(m, str) and (m == "gdlib" or m.startswith("gdlib.")))
+        try:
+            super().__init__(names)  # a package (gdlib.optim) stands for every module inside it
+        except Exception:
+            super().__init__(())
+        self.watchers = watchers
         self.profile = self._profile  # one bound method, so that the identity check below holds
-        # A package (gdlib.optim) stands for every module inside it; a hit is named after it.
-        for name in modules:
-            if isinstance(name, str) and (name == "gdlib" or name.startswith("gdlib.")):
-                try:
-                    module = importlib.import_module(name)
-                    self.files[os.path.abspath(module.__file__)] = name
-                    for folder in getattr(module, "__path__", ()):
-                        for root, _, files in os.walk(folder):
-                            for file in sorted(f for f in files if f.endswith(".py")):
-                                self.files.setdefault(os.path.abspath(os.path.join(root, file)), name)
-                except Exception:
-                    pass
-
-    def _profile(self, frame, event, arg):
-        if event == "call" and not self.paused:
-            module = self.files.get(frame.f_code.co_filename)
-            if module is not None:
-                hit = f"{module}.{frame.f_code.co_qualname}"
-                if hit not in self.hits:
-                    self.hits.append(hit)
 
     def static(self, fn) -> None:
-        modules = set(self.files.values())
-        if not modules:
-            return
-        import functools
-        values, stack, names = [fn], [], set()
-        target = getattr(fn, "__func__", fn)
-        while isinstance(target, functools.partial):
-            target = target.func
-        code = getattr(target, "__code__", None)
-        if code is not None:
-            stack.append(code)
-            namespace = getattr(target, "__globals__", {}) or {}
-            while stack:
-                c = stack.pop()
-                names.update(c.co_names)
-                stack.extend(k for k in c.co_consts if inspect.iscode(k))
-            values += [namespace[n] for n in sorted(names) if n in namespace]
-            for cell in getattr(target, "__closure__", None) or ():
-                try:
-                    values.append(cell.cell_contents)
-                except ValueError:
-                    pass
-        for value in values:
-            obj = getattr(value, "__func__", value)
-            module = getattr(obj, "__module__", None)
-            module = next((m for m in sorted(modules) if module is not None
-                           and (module == m or module.startswith(m + "."))), None)
-            if module is not None and not (inspect.isclass(obj) and issubclass(obj, tuple)) \
-                    and (inspect.isfunction(obj) or inspect.isclass(obj) or callable(obj)):
-                hit = f"{module}.{getattr(obj, '__qualname__', type(obj).__name__)}"
-                if hit not in self.hits:
-                    self.hits.append(hit)
+        for hit in static_hits(fn, tuple(dict.fromkeys(self.files.values()))):
+            if hit not in self.hits:
+                self.hits.append(hit)
 
     def __enter__(self):
         if self.files:
