@@ -138,7 +138,10 @@ def student_t_sf(t, df) -> np.ndarray:
         P(|T_\nu| \ge |t|) = I_{\nu / (\nu + t^2)}\!\left(\tfrac{\nu}{2}, \tfrac12\right),
 
     with :math:`I` the regularised incomplete beta function; for :math:`\nu = \infty`,
-    :math:`\operatorname{erfc}(|t| / \sqrt 2)`.
+    :math:`\operatorname{erfc}(|t| / \sqrt 2)`. Agrees with ``2 * scipy.stats.t.sf(abs(t), df)``
+    to about twelve digits (tested), without needing scipy.
+
+    Introduced in the lab chapter (``ch-lab``).
     """
     t, df = np.broadcast_arrays(np.asarray(t, dtype=float), np.asarray(df, dtype=float))
     finite = np.isfinite(df)
