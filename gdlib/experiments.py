@@ -15,7 +15,7 @@ calling thread (``time.thread_time``), which other processes on a busy machine c
 inflate. Compare their ratios and slopes, never their seconds, across machines.
 
 The code lives in four modules, whose names this one gathers: :mod:`gdlib.lab_results`
-(:class:`LabResult`, :func:`seed_mean_sd`), :mod:`gdlib.lab_runs` (the runners of tables 1, 2,
+(:class:`LabResult`, :func:`seed_mean_sd`, and :func:`welch_test` with its error rates), :mod:`gdlib.lab_runs` (the runners of tables 1, 2,
 3, 4, 6 and 7), :mod:`gdlib.lab_timing` (:func:`fit_cpu_timed` and the timing tables 5 and 8)
 and :mod:`gdlib.lab_claims` (:data:`CLAIMS` and the verdict helpers).
 
@@ -27,7 +27,9 @@ Introduced in the lab chapter (``ch-lab``).
 from gdlib.lab_claims import (
     CLAIMS, ORDINAL, Claim, Comparison, compare_orderings, fit_line, markdown_table, mean_sd, trend,
 )
-from gdlib.lab_results import SEEDS, LabResult, seed_mean_sd
+from gdlib.lab_results import (
+    SEEDS, LabResult, WelchTest, seed_mean_sd, seeds_for_power, student_t_sf, welch_power, welch_test,
+)
 from gdlib.lab_runs import (
     INIT_FOR, VARIANTS, _linear_gradient_at_start, activation_accuracy, dropout_accuracy,
     gradient_per_feature, input_sensitivity, lr_vs_loss, regularization, variants,
@@ -38,5 +40,6 @@ __all__ = [
     "Claim", "CLAIMS", "SEEDS", "LabResult", "seed_mean_sd", "lr_vs_loss", "gradient_per_feature", "VARIANTS",
     "variants", "regularization", "batch_size_time", "INIT_FOR", "fit_cpu_timed", "activation_accuracy",
     "dropout_accuracy", "depth_time", "input_sensitivity", "Comparison", "compare_orderings",
-    "trend", "fit_line", "ORDINAL", "mean_sd", "markdown_table",
+    "trend", "fit_line", "ORDINAL", "mean_sd", "markdown_table", "WelchTest", "welch_test", "welch_power",
+    "seeds_for_power", "student_t_sf",
 ]
