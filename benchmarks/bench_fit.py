@@ -3,7 +3,7 @@
 The same problem for every contender: a 64-128-10 ReLU network with softmax cross-entropy,
 trained by plain mini-batch SGD (no momentum, no weight decay, constant learning rate, a fresh
 shuffle every epoch) for the same number of epochs on the training part of
-``gdlib.datasets.load_digits(seed=0)``, then scored on its test part. Every library uses float64
+``gdlib.data.load_digits(seed=0)``, then scored on its test part. Every library uses float64
 and the same number of BLAS threads (``--threads``, 1 by default: on a small shared machine more
 threads make these tiny matrix products slower and the timings erratic).
 
@@ -45,8 +45,8 @@ import warnings
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from gdlib.datasets import load_digits
-from gdlib.model import MLP
+from gdlib.data import load_digits
+from gdlib.nn import MLP
 from gdlib.train import fit
 
 SIZES = (64, 128, 10)

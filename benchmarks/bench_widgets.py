@@ -23,7 +23,8 @@ import time
 import numpy as np
 
 from gdlib import widgets
-from gdlib.static_widget import static_landscape_explorer, static_training_explorer
+from gdlib.widgets import static_landscape_explorer, static_training_explorer
+from gdlib.widgets import runs  # its caches, cleared for the cold timings
 
 TARGETS_MS = {"landscape": 100.0, "training": 300.0}
 
@@ -74,7 +75,7 @@ def main() -> None:
     print(f"{'explorer':<10} {'slider':<20} {'moves':>5} {'cold wall':>9} {'cold cpu':>9} "
           f"{'warm wall':>9} {'warm cpu':>9}   target (wall)")
 
-    widgets._landscape_runs.cache_clear()
+    runs._landscape_runs.cache_clear()
     explorer = widgets.landscape_explorer(args.landscape, max_steps=200, num_steps=100)
     moves = landscape_moves(explorer, args.moves)
     cold = time_moves(moves)
@@ -84,7 +85,7 @@ def main() -> None:
     cut = time_moves(steps)
     report("landscape", "steps (cuts a run)", cut, time_moves(steps))
 
-    widgets._training_run.cache_clear()
+    runs._training_run.cache_clear()
     trainer = widgets.training_explorer(lr=0.1, batch_size=16)
     c, setup = trainer.controls, trainer.setup
     moves = [(c["lr"], lr) for lr in setup.lrs] + [(c["batch_size"], b) for b in setup.batch_sizes]
@@ -92,8 +93,8 @@ def main() -> None:
     warm = time_moves(moves)
     report("training", "lr, batch size", cold, warm)
 
-    widgets._landscape_runs.cache_clear()
-    widgets._training_run.cache_clear()
+    runs._landscape_runs.cache_clear()
+    runs._training_run.cache_clear()
     for name, build in (("landscape", lambda: static_landscape_explorer(args.landscape)),
                         ("training", static_training_explorer)):
         wall, cpu = time.perf_counter(), time.process_time()

@@ -18,6 +18,7 @@ import importlib
 import inspect
 import os
 import sys
+from pathlib import Path
 from typing import Callable
 
 
@@ -26,16 +27,37 @@ def delegation_message(function: str, target: str) -> str:
             "rule yourself (numpy only), then run this cell again.")
 
 
+def forbidden_prefix(module: str | None, prefixes: tuple[str, ...]) -> str | None:
+    """The one of ``prefixes`` that ``module`` is or is inside (``gdlib.optim.rules`` is inside
+    ``gdlib.optim``), else None: the checks forbid whole packages of gdlib (or single modules),
+    and a hit is named after the forbidden package, as the student imports it."""
+    if module is None:
+        return None
+    return next((p for p in prefixes if module == p or module.startswith(p + ".")), None)
+
+
+def module_files(prefixes: tuple[str, ...]) -> dict[str, str]:
+    """Source file -> the forbidden name (package or module) it belongs to, for every module that
+    is, or is inside, one of ``prefixes``."""
+    files = {}
+    for name in prefixes:
+        module = importlib.import_module(name)
+        files[os.path.abspath(module.__file__)] = name
+        for folder in getattr(module, "__path__", ()):
+            for path in sorted(Path(folder).rglob("*.py")):
+                files.setdefault(os.path.abspath(path), name)
+    return files
+
+
 class Watcher:
-    """Record calls into forbidden gdlib modules while the student's code runs (sys.setprofile)."""
+    """Record calls into forbidden gdlib modules while the student's code runs (sys.setprofile).
+
+    ``modules`` are package or module names: ``gdlib.optim`` forbids every module inside it."""
 
     active: list[Watcher] = []
 
     def __init__(self, modules: tuple[str, ...]):
-        self.files = {}
-        for name in modules:
-            module = importlib.import_module(name)
-            self.files[os.path.abspath(module.__file__)] = name
+        self.files = module_files(modules)
         self.hits: list[str] = []
         self.paused = 0
 
@@ -124,8 +146,8 @@ def _forbidden_object(obj, modules: tuple[str, ...]) -> str | None:
     while isinstance(obj, functools.partial):
         obj = obj.func
     obj = getattr(obj, "__func__", obj)
-    module = getattr(obj, "__module__", None)
-    if module not in modules:
+    module = forbidden_prefix(getattr(obj, "__module__", None), modules)
+    if module is None:
         return None
     if inspect.isclass(obj) and issubclass(obj, tuple):
         return None  # the state NamedTuples are part of the interface, not the answer

@@ -1,5 +1,5 @@
 """Checks for the *activations* assignment: ReLU, leaky ReLU, sigmoid and tanh with their
-derivatives, against :mod:`gdlib.activations`, and ``layer_gradient_norms(model, X, y)``.
+derivatives, against :mod:`gdlib.nn.activations`, and ``layer_gradient_norms(model, X, y)``.
 
 An activation's output is compared in three parts, where z > 0, where z = 0 (the kink of ReLU and
 leaky ReLU: relu'(0) = 0 and leaky_relu'(0) = alpha by CONVENTIONS.md) and where z < 0, so that a
@@ -14,8 +14,7 @@ import inspect
 import numpy as np
 
 from gdcheck._engine import Case, Failure, Outputs, Spec, as_array, public_check, verify
-from gdlib import activations
-from gdlib.model import MLP
+from gdlib.nn import activations, MLP
 
 _WHERE = (("where z > 0", np.greater), ("where z = 0", np.equal), ("where z < 0", np.less))
 
@@ -73,7 +72,7 @@ def _elementwise_check(name: str, formula: str, hint: str = ""):
     base = name.removesuffix("_grad")
     helpers = ((base, getattr(activations, base)),) if name.endswith("_grad") else ()
     spec = Spec(name, getattr(activations, name), _run_activation(name, with_alpha),
-                forbidden=("gdlib.activations",), hint=hint, helpers=helpers)
+                forbidden=("gdlib.nn",), hint=hint, helpers=helpers)
 
     @public_check
     def check(fn, *, seeds=(0, 1)):
@@ -83,7 +82,7 @@ def _elementwise_check(name: str, formula: str, hint: str = ""):
 
     check.__name__ = check.__qualname__ = f"check_{name}"
     check.__doc__ = f"""Check ``{name}(z{', alpha=0.01' if with_alpha else ''})`` elementwise
-    against ``gdlib.activations.{name}``: {formula}.
+    against ``gdlib.nn.activations.{name}``: {formula}.
 
     Per seed, z of shape (4, 5) with exact zeros{' (alpha given)' if with_alpha else ''}, and
     9 values with |z| up to 800{' (the default alpha)' if with_alpha else ''}; the output must
@@ -144,8 +143,7 @@ def _norms_case(seed: int, sizes: tuple, activation: str, init: str) -> Case:
 
 
 _NORMS = Spec("layer_gradient_norms", _reference_norms, _run_norms,
-              forbidden=("gdlib.train", "gdlib.history", "gdlib.updaters", "gdlib.experiments",
-                         "gdlib.lab_results", "gdlib.lab_runs", "gdlib.lab_timing"),
+              forbidden=("gdlib.train", "gdlib.experiments"),
               hint="Take the gradients from model.loss_and_grads(X, y) and the norm "
                    "np.linalg.norm(grads[f'W{l}']) of each layer's weight matrix.")
 

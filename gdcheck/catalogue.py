@@ -23,8 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from gdlib import layers, losses
-from gdlib.activations import relu
+from gdlib.nn import layers, losses, relu
 from gdlib.optim import AdagradState, AdamState, MomentumState, NesterovState, RMSpropState
 from gdlib.train import iterate_minibatches as _reference_minibatches
 
@@ -305,7 +304,7 @@ def _mb_same_order(yours, references):
 
 
 def _logistic_gradient(w, b, X, y):
-    """Gradient of the mean binary cross-entropy of sigmoid(X w + b), from gdlib.losses."""
+    """Gradient of the mean binary cross-entropy of sigmoid(X w + b), from gdlib.nn.losses."""
     _, dz = losses.binary_cross_entropy(X @ w + b, y)
     return X.T @ dz, float(dz.sum())
 

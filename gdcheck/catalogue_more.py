@@ -14,7 +14,7 @@ import numpy as np
 
 from gdcheck._statistics import Z_LIMIT, draws_of, z_score
 from gdcheck.catalogue import _detector, _register
-from gdlib.activations import sigmoid as _sigmoid
+from gdlib.nn import sigmoid as _sigmoid
 
 # Keys of the draws the checks record (Sampled.draws).
 TILTED_PLANE = "tilted plane"
@@ -366,7 +366,7 @@ def _norms_squared(model, X, y):
 # -- regularization -----------------------------------------------------------------------------
 
 @_register("l2_grad", "l2-factor-2", "the L2 gradient 2 * lam * W (the penalty lam * ||W||^2)", """
-    This course's L2 penalty is (lam / 2) * ||W||^2, as in gdlib.layers.l2_penalty and the
+    This course's L2 penalty is (lam / 2) * ||W||^2, as in gdlib.nn.l2_penalty and the
     chapter: the 1/2 cancels the 2 of the derivative, so the gradient is lam * W (weight decay
     with the factor lr * lam).""")
 def _l2_factor_2(W, lam):

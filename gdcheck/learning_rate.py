@@ -1,6 +1,6 @@
 """Checks for the *learning-rate* assignment: ``stability_threshold`` and three schedules.
 
-The schedules are compared with :mod:`gdlib.schedules` step by step from ``t = 0``, past the
+The schedules are compared with :mod:`gdlib.optim.schedules` step by step from ``t = 0``, past the
 points where off-by-one mistakes show (the first drop, ``total_steps`` and beyond).
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from gdcheck._engine import Case, Outputs, Spec, as_array, public_check, verify
-from gdlib import schedules
+from gdlib.optim import schedules
 from gdlib.landscapes import quadratic
 
 
@@ -40,7 +40,7 @@ def _threshold_case(seed: int, d: int, kind: str) -> Case:
 
 
 _THRESHOLD = Spec("stability_threshold", _reference_threshold, _run_threshold,
-                  forbidden=("gdlib.landscapes", "gdlib.landscape_types", "gdlib.trajectories"))
+                  forbidden=("gdlib.landscapes",))
 
 
 @public_check
@@ -89,14 +89,14 @@ def _schedule_case(seed: int, name: str) -> Case:
 
 def _schedule_check(name: str, reference, student_name: str, formula: str):
     spec = Spec(student_name, reference, _run_schedule,
-                forbidden=("gdlib.schedules",))
+                forbidden=("gdlib.optim",))
 
     @public_check
     def check(schedule, *, seeds=(0, 1)):
         return verify(spec, schedule, [_schedule_case(seed, name) for seed in seeds])
 
     check.__name__ = check.__qualname__ = f"check_{student_name}"
-    check.__doc__ = f"""Check ``{student_name}(t, *, ...) -> float`` against ``gdlib.schedules.{reference.__name__}``:
+    check.__doc__ = f"""Check ``{student_name}(t, *, ...) -> float`` against ``gdlib.optim.schedules.{reference.__name__}``:
     {formula}, for the integer steps t = 0, 1, 2, ... One random set of hyperparameters per seed.
     """
     return check

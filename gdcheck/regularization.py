@@ -1,5 +1,5 @@
 """Checks for the *regularization* assignment: ``l2_grad``, ``l1_grad``, ``dropout_forward`` and
-``dropout_backward``, against :mod:`gdlib.layers` and the course's conventions: the L2 penalty is
+``dropout_backward``, against :mod:`gdlib.nn.layers` and the course's conventions: the L2 penalty is
 ``lam / 2 * ||W||^2`` (gradient ``lam * W``), the L1 subgradient uses ``sign(0) = 0``, and
 dropout is inverted (``p`` is the probability of dropping a unit; kept units are scaled by
 ``1 / (1 - p)``).
@@ -17,7 +17,7 @@ import numpy as np
 from gdcheck._engine import Case, Failure, Outputs, Spec, as_array, is_pair, public_check, verify
 from gdcheck._statistics import Z_LIMIT, Sampled, z_score
 from gdcheck.catalogue_more import DROPOUT
-from gdlib import layers
+from gdlib.nn import layers
 
 # -- l2_grad, l1_grad ---------------------------------------------------------------------------
 
@@ -60,14 +60,14 @@ def _penalty_cases(seeds, shapes, zeros: bool) -> list[Case]:
     return cases
 
 
-_L2 = Spec("l2_grad", _reference_l2, _run_penalty("l2_grad", False), forbidden=("gdlib.layers",))
-_L1 = Spec("l1_grad", _reference_l1, _run_penalty("l1_grad", True), forbidden=("gdlib.layers",))
+_L2 = Spec("l2_grad", _reference_l2, _run_penalty("l2_grad", False), forbidden=("gdlib.nn",))
+_L1 = Spec("l1_grad", _reference_l1, _run_penalty("l1_grad", True), forbidden=("gdlib.nn",))
 
 
 @public_check
 def check_l2_grad(l2_grad, *, seeds=(0, 1), shapes=((4, 3), (6,))):
     r"""Check ``l2_grad(W, lam)``, the gradient :math:`\lambda W` of the course's L2 penalty
-    :math:`\tfrac{\lambda}{2} \lVert W \rVert_F^2` (:func:`gdlib.layers.l2_penalty`). One W of
+    :math:`\tfrac{\lambda}{2} \lVert W \rVert_F^2` (:func:`gdlib.nn.l2_penalty`). One W of
     shape ``shapes[i % len(shapes)]`` and one lam per seed; W must not be modified.
     """
     return verify(_L2, l2_grad, _penalty_cases(seeds, shapes, zeros=False))
@@ -77,7 +77,7 @@ def check_l2_grad(l2_grad, *, seeds=(0, 1), shapes=((4, 3), (6,))):
 def check_l1_grad(l1_grad, *, seeds=(0, 1), shapes=((4, 3), (6,))):
     r"""Check ``l1_grad(W, lam)``, the subgradient :math:`\lambda\, \mathrm{sign}(W)` of the L1
     penalty :math:`\lambda \sum_{ij} |W_{ij}|` with :math:`\mathrm{sign}(0) = 0`
-    (:func:`gdlib.layers.l1_penalty`), compared where W > 0, W = 0 and W < 0. One W with exact
+    (:func:`gdlib.nn.l1_penalty`), compared where W > 0, W = 0 and W < 0. One W with exact
     zeros and one lam per seed; W must not be modified.
     """
     return verify(_L1, l1_grad, _penalty_cases(seeds, shapes, zeros=True))
@@ -145,7 +145,7 @@ def _dropout_case(seed: int, shape: tuple, p) -> Case:
     return Case(f"X of shape {shape}, {what}", make)
 
 
-_DROPOUT = Spec("dropout_forward", _reference_dropout, _run_dropout, forbidden=("gdlib.layers",),
+_DROPOUT = Spec("dropout_forward", _reference_dropout, _run_dropout, forbidden=("gdlib.nn",),
                 validate=_validate_dropout)
 
 
@@ -189,13 +189,13 @@ def _dropout_backward_case(seed: int, shape: tuple) -> Case:
 
 
 _DROPOUT_BACKWARD = Spec("dropout_backward", layers.dropout_backward, _run_dropout_backward,
-                         forbidden=("gdlib.layers",))
+                         forbidden=("gdlib.nn",))
 
 
 @public_check
 def check_dropout_backward(dropout_backward, *, seeds=(0, 1), shapes=((6, 5), (8, 3))):
     r"""Check ``dropout_backward(dout, mask) -> dX``, the backward pass of inverted dropout,
-    :math:`\partial L / \partial X = \delta \odot M` (:func:`gdlib.layers.dropout_backward`),
+    :math:`\partial L / \partial X = \delta \odot M` (:func:`gdlib.nn.dropout_backward`),
     with the scaled mask M of ``dropout_forward``. One case per seed; dout and mask must not be
     modified.
     """

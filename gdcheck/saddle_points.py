@@ -1,5 +1,5 @@
 """Checks for the *saddle-points* assignment: ``classify_critical_point`` and
-``perturbed_gradient_descent``, against :mod:`gdlib.landscapes` and :mod:`gdlib.search`.
+``perturbed_gradient_descent``, against :mod:`gdlib.landscapes` and :mod:`gdlib.landscapes.search`.
 
 ``classify_critical_point`` is compared with gdlib's label for every Hessian of a batch that holds
 each kind (minimum, maximum, saddle, and degenerate points with an eigenvalue 0) and for the
@@ -20,7 +20,8 @@ import numpy as np
 from gdcheck._engine import Case, Failure, Outputs, Spec, as_array, call_each, public_check, verify
 from gdcheck._statistics import KS_LIMIT, Z_LIMIT, Sampled, ks_uniform
 from gdcheck.catalogue_more import CRITICAL_KINDS, KICKS
-from gdlib import landscapes, search
+from gdlib import landscapes
+from gdlib.landscapes import search
 
 # -- classify_critical_point --------------------------------------------------------------------
 
@@ -244,7 +245,7 @@ def _pgd_case(seed: int, d: int, num_runs: int) -> Case:
     return Case(f"a quadratic saddle in {d}-D, {num_runs} runs of {_PGD_STEPS} steps", make)
 
 
-_PGD = Spec("perturbed_gradient_descent", _reference_pgd, _run_pgd, forbidden=("gdlib.search",),
+_PGD = Spec("perturbed_gradient_descent", _reference_pgd, _run_pgd, forbidden=("gdlib.landscapes",),
             validate=_validate_pgd)
 
 

@@ -1,6 +1,6 @@
 """Checks for the *speed* assignment (the speed chapter, ``ch-speed``): ``clip_by_global_norm`` against
-:func:`gdlib.rnn.clip_by_global_norm`, and ``heavy_ball_rate`` and ``heavy_ball_optimal``
-against :mod:`gdlib.rates`.
+:func:`gdlib.nn.clip_by_global_norm`, and ``heavy_ball_rate`` and ``heavy_ball_optimal``
+against :mod:`gdlib.optim.rates`.
 
 ``clip_by_global_norm`` gets dicts of gradients shaped like a small network's (float64 and
 float32), with a global norm above ``max_norm``, below it, and zero. ``heavy_ball_rate`` gets
@@ -18,7 +18,8 @@ from gdcheck._engine import (
     Case, Failure, Outputs, Spec, as_array, call_each, is_pair, public_check, verify,
 )
 from gdcheck.catalogue_speed import clipped_arrays  # noqa: F401  (registers the speed mistakes)
-from gdlib import rates, rnn
+from gdlib.optim import rates
+from gdlib.nn import rnn
 
 # -- clip_by_global_norm --------------------------------------------------------------------------
 
@@ -79,13 +80,13 @@ def _clip_case(seed: int, kind: str, dtype=np.float64, layout=_NETWORK) -> Case:
     return Case(f"grads of {len(layout)} arrays ({shapes}), {np.dtype(dtype).name}, {what}", make)
 
 
-_CLIP = Spec("clip_by_global_norm", _reference_clip, _run_clip, forbidden=("gdlib.rnn",))
+_CLIP = Spec("clip_by_global_norm", _reference_clip, _run_clip, forbidden=("gdlib.nn",))
 
 
 @public_check
 def check_clip_by_global_norm(clip_by_global_norm, *, seeds=(0, 1)):
     r"""Check ``clip_by_global_norm(grads, max_norm) -> (clipped, norm)`` against
-    :func:`gdlib.rnn.clip_by_global_norm`:
+    :func:`gdlib.nn.clip_by_global_norm`:
 
     .. math::
 
@@ -173,14 +174,14 @@ def _rate_case(seed: int, size: int) -> Case:
     return Case(f"{size} triples (lr, beta, lam) in every regime of the iteration matrix", make)
 
 
-_RATE = Spec("heavy_ball_rate", _reference_rate, _run_rate, forbidden=("gdlib.rates",),
+_RATE = Spec("heavy_ball_rate", _reference_rate, _run_rate, forbidden=("gdlib.optim",),
              validate=_validate_rate)
 
 
 @public_check
 def check_heavy_ball_rate(heavy_ball_rate, *, seeds=(0, 1), size=24):
     r"""Check ``heavy_ball_rate(lr, beta, lam) -> float``, the spectral radius of the heavy
-    ball's iteration matrix along a curvature ``lam`` (:func:`gdlib.rates.heavy_ball_rate`),
+    ball's iteration matrix along a curvature ``lam`` (:func:`gdlib.optim.heavy_ball_rate`),
 
     .. math::
 
@@ -223,13 +224,13 @@ def _optimal_case(seed: int, size: int) -> Case:
     return Case(f"{size} pairs (mu, L), condition numbers from 1 to about 10^4", make)
 
 
-_OPTIMAL = Spec("heavy_ball_optimal", _reference_optimal, _run_optimal, forbidden=("gdlib.rates",))
+_OPTIMAL = Spec("heavy_ball_optimal", _reference_optimal, _run_optimal, forbidden=("gdlib.optim",))
 
 
 @public_check
 def check_heavy_ball_optimal(heavy_ball_optimal, *, seeds=(0,), size=8):
     r"""Check ``heavy_ball_optimal(mu, L) -> (lr, beta)``, the fastest setting of the heavy ball
-    on a quadratic with curvatures in :math:`[\mu, L]` (:func:`gdlib.rates.heavy_ball_optimal`):
+    on a quadratic with curvatures in :math:`[\mu, L]` (:func:`gdlib.optim.heavy_ball_optimal`):
     :math:`\eta^\star = 4 / (\sqrt L + \sqrt\mu)^2`,
     :math:`\beta^\star = ((\sqrt\kappa - 1) / (\sqrt\kappa + 1))^2` with :math:`\kappa = L / \mu`.
     Per seed, ``size`` pairs, one of them with :math:`\mu = L`.

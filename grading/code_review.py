@@ -10,7 +10,7 @@ submitted, in the grader, and flags for review:
   whatever its module, file or name; the usual way to re-execute a reference where no module or
   file name gives it away;
 - **gdlib's version of a function the student defines**, or a private name of gdlib
-  (``gdlib.optim._adam_update``), imported or used by attribute;
+  (``gdlib.optim.rules._adam_update``), imported or used by attribute;
 - **code that makes or reads code at run time**, which the first look cannot see through:
   ``exec``, ``eval``, ``compile``, ``__import__``, ``importlib``, ``inspect.getsource``,
   ``marshal``, ``types.FunctionType``/``CodeType``, ``__code__``, ``sys.modules``, profilers and
@@ -56,7 +56,7 @@ def gdlib_fingerprints() -> dict[tuple, str]:
     out: dict[tuple, str] = {}
     package = REPO_ROOT / "gdlib"
     for path in sorted(package.rglob("*.py")):
-        module = ".".join(path.relative_to(REPO_ROOT).with_suffix("").parts)
+        module = ".".join(path.relative_to(REPO_ROOT).with_suffix("").parts).removesuffix(".__init__")
         try:
             code = compile(path.read_text(encoding="utf-8"), str(path), "exec")
         except (SyntaxError, ValueError):

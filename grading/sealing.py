@@ -8,7 +8,7 @@ gdcheck's reference of ``l2_grad``), and the checks' delegation watcher runs in 
 process, where code that wants to hide can switch it off.
 
 So in the copies, :func:`seal` wraps every top-level function of the gdlib modules an assignment's
-checks forbid (``gdlib.search`` for ``simulated_annealing``), and every check's reference in
+checks forbid (``gdlib.landscapes`` for ``simulated_annealing``: every module of the package), and every check's reference in
 gdcheck, in a guard (``gdlib/_sealed.py``, written into the copy only). The guard lets the call
 through when the caller's code lives in the runtime's lib (gdlib itself, gdcheck, the sandbox
 runner that lends a helper) and refuses it, with an error that says why, when student code calls:

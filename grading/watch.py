@@ -97,10 +97,16 @@ class DelegationWatch:
         self.watchers, self.files, self.hits = watchers, {}, []
         self.paused = 0  # > 0 while a reference helper the grader lent runs (not delegation)
         self.profile = self._profile  # one bound method, so that the identity check below holds
+        # A package (gdlib.optim) stands for every module inside it; a hit is named after it.
         for name in modules:
-            if isinstance(name, str) and name.startswith("gdlib"):
+            if isinstance(name, str) and (name == "gdlib" or name.startswith("gdlib.")):
                 try:
-                    self.files[os.path.abspath(importlib.import_module(name).__file__)] = name
+                    module = importlib.import_module(name)
+                    self.files[os.path.abspath(module.__file__)] = name
+                    for folder in getattr(module, "__path__", ()):
+                        for root, _, files in os.walk(folder):
+                            for file in sorted(f for f in files if f.endswith(".py")):
+                                self.files.setdefault(os.path.abspath(os.path.join(root, file)), name)
                 except Exception:
                     pass
 
@@ -138,7 +144,9 @@ class DelegationWatch:
         for value in values:
             obj = getattr(value, "__func__", value)
             module = getattr(obj, "__module__", None)
-            if module in modules and not (inspect.isclass(obj) and issubclass(obj, tuple)) \
+            module = next((m for m in sorted(modules) if module is not None
+                           and (module == m or module.startswith(m + "."))), None)
+            if module is not None and not (inspect.isclass(obj) and issubclass(obj, tuple)) \
                     and (inspect.isfunction(obj) or inspect.isclass(obj) or callable(obj)):
                 hit = f"{module}.{getattr(obj, '__qualname__', type(obj).__name__)}"
                 if hit not in self.hits:

@@ -21,18 +21,18 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from gdlib.activations import (  # noqa: E402
+from gdlib.nn import (  # noqa: E402
     leaky_relu, leaky_relu_grad, relu, relu_grad, sigmoid, sigmoid_grad, tanh, tanh_grad,
 )
-from gdlib.conv import (  # noqa: E402
+from gdlib.nn import (  # noqa: E402
     avgpool2d_backward, avgpool2d_forward, conv2d_backward, conv2d_forward, maxpool2d_backward,
     maxpool2d_forward,
 )
-from gdlib.layers import dense_backward, dense_forward  # noqa: E402
-from gdlib.losses import binary_cross_entropy, mse, softmax_cross_entropy  # noqa: E402
-from gdlib.model import MLP  # noqa: E402
-from gdlib.residual import residual_block_backward, residual_block_forward  # noqa: E402
-from gdlib.rnn import rnn_backward, rnn_forward  # noqa: E402
+from gdlib.nn import dense_backward, dense_forward  # noqa: E402
+from gdlib.nn import binary_cross_entropy, mse, softmax_cross_entropy  # noqa: E402
+from gdlib.nn import MLP  # noqa: E402
+from gdlib.nn import residual_block_backward, residual_block_forward  # noqa: E402
+from gdlib.nn import rnn_backward, rnn_forward  # noqa: E402
 from gdlib.train import fit, iterate_minibatches  # noqa: E402
 
 F = torch.nn.functional

@@ -1,4 +1,4 @@
-"""Tests of gdlib.conv, gdlib.rnn and gdlib.residual: the layers and models of the experiments lab.
+"""Tests of gdlib.nn.conv, gdlib.nn.rnn and gdlib.nn.residual: the layers and models of the experiments lab.
 
 Every backward pass is checked against centred finite differences (relative error < 1e-6),
 the convolution against a naive loop, and every model learns a tiny task with a few hundred
@@ -12,25 +12,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gdlib.conv import (
-    CNN,
-    avgpool2d_backward,
-    avgpool2d_forward,
-    conv2d_backward,
-    conv2d_forward,
-    flatten_backward,
-    flatten_forward,
-    maxpool2d_backward,
-    maxpool2d_forward,
+from gdlib.nn import (
+    CNN, avgpool2d_backward, avgpool2d_forward, conv2d_backward, conv2d_forward,
+    flatten_backward, flatten_forward, maxpool2d_backward, maxpool2d_forward,
 )
-from gdlib.gradcheck import check_model_gradients, numerical_gradient, relative_error
-from gdlib.residual import (
-    ResidualMLP,
-    num_blocks_for_depth,
-    residual_block_backward,
-    residual_block_forward,
+from gdlib.nn import check_model_gradients, numerical_gradient, relative_error
+from gdlib.nn import (
+    ResidualMLP, num_blocks_for_depth, residual_block_backward, residual_block_forward,
 )
-from gdlib.rnn import RNNClassifier, RNNRegressor, clip_by_global_norm, rnn_backward, rnn_forward
+from gdlib.nn import RNNClassifier, RNNRegressor, clip_by_global_norm, rnn_backward, rnn_forward
 
 TOL = 1e-6
 
@@ -458,14 +448,3 @@ def test_copy_is_independent():
         for key in model.params:
             twin.params[key] += 1.0
             assert not np.allclose(twin.params[key], model.params[key])
-
-
-def test_cnn_moved_to_its_own_module_and_the_old_path_still_works():
-    import gdlib.cnn
-    import gdlib.conv
-    from gdlib import _classifier, rnn
-
-    assert gdlib.conv.CNN is gdlib.cnn.CNN and "CNN" in gdlib.conv.__all__
-    assert gdlib.cnn._dropout_rng is rnn._dropout_rng is _classifier._dropout_rng
-    with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
-        gdlib.conv.nothing  # noqa: B018

@@ -1,4 +1,4 @@
-"""Tests for gdlib.datasets: shapes, determinism, disjoint splits, the IDX format, MNIST loading
+"""Tests for gdlib.data: shapes, determinism, disjoint splits, the IDX format, MNIST loading
 from files and from a (file://) download with checksums, and the synthetic sets' known truths."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from gdlib import datasets
-from gdlib.datasets import (
+from gdlib import data
+from gdlib.data import (
     MNIST_FILES, MNIST_SHA256, Split, house_prices, load_digits, load_mnist, next_token,
     price_series, read_idx, sentiment, write_idx,
 )
@@ -188,7 +188,7 @@ def test_download_with_a_wrong_checksum_keeps_nothing(tmp_path):
 def test_published_mnist_checksums_are_well_formed():
     assert set(MNIST_SHA256) == set(MNIST_FILES)
     assert all(len(v) == 64 and int(v, 16) >= 0 for v in MNIST_SHA256.values())
-    assert datasets.MNIST_URL.startswith("https://")
+    assert data.MNIST_URL.startswith("https://")
 
 
 # ---------------------------------------------------------------- house prices
@@ -198,7 +198,7 @@ def test_house_prices_shapes_standardisation_and_truth():
     split = house_prices(4000, seed=1, noise=0.2)
     X = np.concatenate([X for X, _ in parts(split)])
     y = np.concatenate([y for _, y in parts(split)])
-    assert X.shape == (4000, 5) and split.feature_names == datasets.HOUSE_FEATURES
+    assert X.shape == (4000, 5) and split.feature_names == data.HOUSE_FEATURES
     np.testing.assert_allclose(X.mean(axis=0), 0, atol=1e-12)
     np.testing.assert_allclose(X.std(axis=0), 1, atol=1e-12)
     coef = np.linalg.lstsq(np.column_stack([np.ones(len(y)), X]), y, rcond=None)[0]
@@ -312,12 +312,9 @@ def test_a_failed_download_is_explained_and_leaves_nothing(tmp_path):
     assert list(cache.iterdir()) == []
 
 
-def test_gdlib_datasets_re_exports_splits_mnist_and_sequences():
-    """Split, MNIST and the sequence sets have their own modules; the old path still works."""
-    from gdlib import mnist, sequences, splits
+def test_gdlib_data_states_every_loader_and_split():
+    """gdlib.data's API holds the public names of all its modules, each defined once."""
+    from gdlib.data import datasets, mnist, sequences, splits
 
-    for module in (splits, mnist, sequences):
-        for name in module.__all__:
-            assert name in datasets.__all__
-            assert getattr(datasets, name) is getattr(module, name)
-    assert all(hasattr(datasets, name) for name in datasets.__all__)
+    names = [name for module in (splits, datasets, mnist, sequences) for name in module.__all__]
+    assert sorted(names) == sorted(data.__all__)

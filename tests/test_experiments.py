@@ -14,11 +14,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gdlib import experiments as lab
-from gdlib.datasets import HOUSE_EFFECTS, HOUSE_FEATURES
+from gdlib.data import HOUSE_EFFECTS, HOUSE_FEATURES
+# two helpers tested on their own, from the modules that define them
+from gdlib.experiments.runs import _linear_gradient_at_start
+from gdlib.experiments.timing import _timed_epochs_interleaved
 from gdlib.experiments import (
-    CLAIMS, LabResult, compare_orderings, fit_line, markdown_table, mean_sd, seed_mean_sd, trend,
+    CLAIMS, LabResult, compare_orderings, fit_line, markdown_table, mean_sd, seed_mean_sd,
+    trend,
 )
-from gdlib.lab_results import seeds_for_power, student_t_sf, welch_power, welch_test
+from gdlib.experiments import seeds_for_power, student_t_sf, welch_power, welch_test
 
 SEED_TABLES = Path("/work/shared/seed-tables.md")
 
@@ -57,7 +61,7 @@ def test_gradient_per_feature_shapes_and_units():
         assert values.shape == (5, 1) and np.all(np.isfinite(values))
     np.testing.assert_allclose(result.metrics["true_effect"][:, 0],
                                [abs(HOUSE_EFFECTS[f]) for f in HOUSE_FEATURES])
-    from gdlib.datasets import house_prices
+    from gdlib.data import house_prices
     std = np.array([house_prices(100, 0).meta["feature_std"][f] for f in HOUSE_FEATURES])
     np.testing.assert_allclose(result.metrics["sensitivity_raw"][:, 0],
                                result.metrics["sensitivity"][:, 0] / std)
@@ -68,7 +72,7 @@ def test_linear_gradient_at_start_is_twice_the_covariance():
     X = rng.normal(size=(50, 3))
     y = X @ np.array([1.0, -2.0, 0.5]) + 3.0
     expected = np.abs(2 * np.mean((X - X.mean(0)) * (y - y.mean())[:, None], axis=0))
-    np.testing.assert_allclose(lab._linear_gradient_at_start(X, y), expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(_linear_gradient_at_start(X, y), expected, rtol=1e-10, atol=1e-12)
 
 
 def test_variants_stops_at_target_and_counts_updates():
@@ -142,7 +146,7 @@ def small_problem():
 
 
 def test_fit_cpu_timed_gives_one_cpu_time_per_epoch_and_keeps_the_callback():
-    from gdlib.model import MLP
+    from gdlib.nn import MLP
     X, y = small_problem()
     calls = []
     model = MLP([4, 8, 2], rng=0)
@@ -159,12 +163,12 @@ def test_fit_cpu_timed_gives_one_cpu_time_per_epoch_and_keeps_the_callback():
 
 
 def test_interleaved_epochs_train_like_one_fit_per_run_for_plain_sgd():
-    from gdlib.model import MLP
+    from gdlib.nn import MLP
     from gdlib.train import fit
     X, y = small_problem()
     runs = {key: (MLP([4, 8, 2], rng=key), np.random.default_rng(key), {"batch_size": b})
             for key, b in ((0, 10), (1, 60))}
-    wall, cpu, loss = lab._timed_epochs_interleaved(runs, X, y, 3, lr=0.1)
+    wall, cpu, loss = _timed_epochs_interleaved(runs, X, y, 3, lr=0.1)
     for key, b in ((0, 10), (1, 60)):
         twin = MLP([4, 8, 2], rng=key)
         h = fit(twin, X, y, lr=0.1, num_epochs=3, batch_size=b, rng=np.random.default_rng(key))

@@ -24,10 +24,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gdcheck
-import gdlib.activations
 import gdlib.landscapes
-import gdlib.layers
-import gdlib.search
+import gdlib.nn
 import wrong_variants as wv
 from gdcheck import local_minima, regularization, saddle_points
 from gdcheck._engine import verify
@@ -71,17 +69,17 @@ def _unforbidden(spec):
 
 
 def gdlib_annealing(f, x0, *, rng, num_steps, step_size, T0, cooling):
-    return gdlib.search.simulated_annealing(f, x0, rng=rng, num_steps=num_steps,
+    return gdlib.landscapes.simulated_annealing(f, x0, rng=rng, num_steps=num_steps,
                                             step_size=step_size, T0=T0, cooling=cooling).path
 
 
 def gdlib_pgd(grad, x0, *, lr, rng, num_steps, g_thresh, radius):
-    return gdlib.search.perturbed_gradient_descent(grad, x0, lr=lr, rng=rng, num_steps=num_steps,
+    return gdlib.landscapes.perturbed_gradient_descent(grad, x0, lr=lr, rng=rng, num_steps=num_steps,
                                                    g_thresh=g_thresh, radius=radius, wait=0).path
 
 
 def gdlib_dropout(X, p, rng):
-    out, mask = gdlib.layers.dropout_forward(X, p, rng)
+    out, mask = gdlib.nn.dropout_forward(X, p, rng)
     return (out, mask) if mask is not None else (X.copy(), np.ones_like(X))
 
 
@@ -370,28 +368,28 @@ def test_messages_never_show_hidden_seeds():
 @pytest.mark.parametrize("assignment,function,source,target", [
     ("local-minima", "simulated_annealing",
      "def simulated_annealing(f, x0, **kw):\n"
-     "    return gdlib.search.simulated_annealing(f, x0, **kw).path\n",
-     "gdlib.search.simulated_annealing"),
+     "    return gdlib.landscapes.simulated_annealing(f, x0, **kw).path\n",
+     "gdlib.landscapes.simulated_annealing"),
     ("local-minima", "acceptance_probability",
-     "from gdlib.search import acceptance_probability as metropolis\n"
+     "from gdlib.landscapes.search import acceptance_probability as metropolis\n"
      "def acceptance_probability(delta, T):\n    return metropolis(delta, T)\n",
-     "gdlib.search.acceptance_probability"),
+     "gdlib.landscapes.acceptance_probability"),
     ("saddle-points", "perturbed_gradient_descent",
-     PGD.format(kick="gdlib.search.uniform_ball(rng, len(x), radius)"), "gdlib.search.uniform_ball"),
+     PGD.format(kick="gdlib.landscapes.uniform_ball(rng, len(x), radius)"), "gdlib.landscapes.uniform_ball"),
     ("saddle-points", "classify_critical_point",
      "def classify_critical_point(hessian):\n"
      "    return gdlib.landscapes.classify_critical_point(hessian)\n",
      "gdlib.landscapes.classify_critical_point"),
     ("activations", "sigmoid_grad",
-     "def sigmoid_grad(z):\n    s = gdlib.activations.sigmoid(z)\n    return s * (1 - s)\n",
-     "gdlib.activations.sigmoid"),
+     "def sigmoid_grad(z):\n    s = gdlib.nn.sigmoid(z)\n    return s * (1 - s)\n",
+     "gdlib.nn.sigmoid"),
     ("regularization", "dropout_forward",
-     "def dropout_forward(X, p, rng):\n    return gdlib.layers.dropout_forward(X, p, rng)\n",
-     "gdlib.layers.dropout_forward"),
+     "def dropout_forward(X, p, rng):\n    return gdlib.nn.dropout_forward(X, p, rng)\n",
+     "gdlib.nn.dropout_forward"),
 ], ids=["simulated_annealing", "acceptance_probability-alias", "uniform_ball", "classify",
         "sigmoid", "dropout_forward"])
 def test_delegating_to_the_reference_fails(assignment, function, source, target):
-    ns = student("import gdlib.search, gdlib.landscapes, gdlib.activations, gdlib.layers\n" + source,
+    ns = student("import gdlib.landscapes, gdlib.nn\n" + source,
                  assignment)
     with pytest.raises(AssertionError, match="implement the rule yourself") as caught:
         getattr(gdcheck, f"check_{function}")(ns[function])

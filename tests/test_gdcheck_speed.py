@@ -183,17 +183,17 @@ def test_mistakes_outside_the_catalogue_get_a_message_that_says_what_is_wrong(
 @pytest.mark.parametrize("function,source,target", [
     ("clip_by_global_norm",
      "def clip_by_global_norm(grads, max_norm):\n"
-     "    return gdlib.rnn.clip_by_global_norm(grads, max_norm)\n", "gdlib.rnn.clip_by_global_norm"),
+     "    return gdlib.nn.clip_by_global_norm(grads, max_norm)\n", "gdlib.nn.clip_by_global_norm"),
     ("heavy_ball_rate",
-     "from gdlib.rates import heavy_ball_rate as rate\n"
+     "from gdlib.optim.rates import heavy_ball_rate as rate\n"
      "def heavy_ball_rate(lr, beta, lam):\n    return rate(lr, beta, lam)\n",
-     "gdlib.rates.heavy_ball_rate"),
+     "gdlib.optim.heavy_ball_rate"),
     ("heavy_ball_optimal",
-     "def heavy_ball_optimal(mu, L):\n    return gdlib.rates.heavy_ball_optimal(mu, L)\n",
-     "gdlib.rates.heavy_ball_optimal"),
+     "def heavy_ball_optimal(mu, L):\n    return gdlib.optim.heavy_ball_optimal(mu, L)\n",
+     "gdlib.optim.heavy_ball_optimal"),
 ], ids=["clip", "rate-alias", "optimal"])
 def test_delegating_to_the_reference_fails(function, source, target):
-    ns = student("import gdlib.rnn, gdlib.rates\n" + source)
+    ns = student("import gdlib.nn.rnn, gdlib.optim.rates\n" + source)
     with pytest.raises(AssertionError, match="implement the rule yourself") as caught:
         getattr(gdcheck, f"check_{function}")(ns[function])
     assert target in str(caught.value)

@@ -403,7 +403,7 @@ def test_the_older_red_teams_tampering_scores_nothing_in_this_mode_too(hostile):
     secrets = _outputs(hostile, "read-secrets")
     assert "FOUND 0 []" in secrets and "WROTE" not in secrets, secrets[-2000:]
     assert "PWNED" not in _outputs(hostile, "shadow-files")
-    assert "gdlib.gradcheck.numerical_gradient is not available to your code while this check runs" \
+    assert "gdlib.nn.numerical_gradient is not available to your code while this check runs" \
         in _outputs(hostile, "gdlib-unwatched")
 
 
@@ -533,20 +533,20 @@ def test_gdlib_code_under_another_name_or_run_from_its_source_is_flagged():
     import inspect
 
     from grading.code_review import review
-    from gdlib import gradcheck
+    from gdlib.nn import gradcheck
     source = inspect.getsource(gradcheck.numerical_gradient)
     renamed = source.replace('"""', "'''", 2).replace("def numerical_gradient", "def my_gradient")
     assert review(["import numpy as np\n\n" + renamed]) == [
-        "my_gradient is the code of gdlib.gradcheck.numerical_gradient (same bytecode, names and constants)"]
-    flags = review(["import inspect\nimport gdlib.gradcheck as g\n"
+        "my_gradient is the code of gdlib.nn.gradcheck.numerical_gradient (same bytecode, names and constants)"]
+    flags = review(["import inspect\nimport gdlib.nn.gradcheck as g\n"
                     "exec(inspect.getsource(g.numerical_gradient).replace('numerical', 'my'))"])
     assert len(flags) == 1 and "makes or reads code at run time (exec(), getsource(), inspect)" in flags[0]
     assert review(["import re\npattern = re.compile('a+')\ndef f(x):\n    return x"]) == []
     own_name = review(["def adam_step(*args):\n    from gdlib.optim import adam_step as reference\n"
                        "    return reference(*args)"])
     assert len(own_name) == 1 and own_name[0].startswith("uses gdlib.optim.adam_step of gdlib"), own_name
-    private = review(["import gdlib.optim as o\ndef my_step(p, g, s):\n    return o._adam_update(p, g, s)"])
-    assert len(private) == 1 and private[0].startswith("uses gdlib.optim._adam_update of gdlib"), private
+    private = review(["import gdlib.optim.rules as o\ndef my_step(p, g, s):\n    return o._adam_update(p, g, s)"])
+    assert len(private) == 1 and private[0].startswith("uses gdlib.optim.rules._adam_update of gdlib"), private
     assert review(["from gdlib.landscapes import quadratic\nbowl = quadratic(10.0)"]) == []
     hidden = review(["import sys, gdlib.optim as o\nsys.__dict__['setprof' + 'ile'](None)\n"
                      "step = getattr(o, 'adam' + '_step')"])
@@ -557,7 +557,7 @@ def test_gdlib_code_under_another_name_or_run_from_its_source_is_flagged():
 def test_a_submission_running_gdlib_code_is_flagged_in_a_batch(tmp_path):
     import inspect
 
-    from gdlib import gradcheck
+    from gdlib.nn import gradcheck
     from grading import grade_assignment
     if ASSIGNMENT != "gradient-descent":
         pytest.skip("the batch's assignment has no numerical_gradient")
@@ -572,7 +572,7 @@ def test_a_submission_running_gdlib_code_is_flagged_in_a_batch(tmp_path):
     results = {r.student: r for r in report.results}
     assert results["reference"].status == "graded" and results["reference"].flags == []
     assert results["copied"].status == "flagged"
-    assert "numerical_gradient is the code of gdlib.gradcheck.numerical_gradient" in " ".join(results["copied"].flags)
+    assert "numerical_gradient is the code of gdlib.nn.gradcheck.numerical_gradient" in " ".join(results["copied"].flags)
 
 
 # -- limits of a whole submission and of the grader's own worker ----------------------------------

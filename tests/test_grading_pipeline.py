@@ -209,7 +209,7 @@ def norms(model, X, y):                      # a gdlib model, used as in a noteb
     return {name: float(np.linalg.norm(grads[w])) for name, (w, _) in model.layer_keys().items()}
 
 def kind(model):
-    from gdlib.model import MLP
+    from gdlib.nn import MLP
     return type(model).__name__, isinstance(model, MLP), model._f.__module__
 
 def apply(fn, z):                            # a gdlib function, called here
@@ -238,9 +238,9 @@ def test_student_code_receives_real_course_objects_and_functions(tmp_path):
     """What crosses to student code is exactly what the test cell passes in a notebook: a gdlib
     model it can call methods of, gdlib functions, a Generator whose draws by a callback are
     seen by the next call; in-place changes come back; error messages name no grader class."""
-    import gdlib.activations
+    import gdlib.nn
     from gdcheck._delegation import reference_helpers
-    from gdlib.model import MLP
+    from gdlib.nn import MLP
     from gdlib.train import iterate_minibatches
     with _answers_in_sandbox(tmp_path, 7, FIDELITY_ANSWERS) as bridge:
         fns = bridge.resolve(["norms", "kind", "apply", "two_epochs", "grow", "missing", "uses_helper"])
@@ -250,9 +250,9 @@ def test_student_code_receives_real_course_objects_and_functions(tmp_path):
         grads = model.loss_and_grads(X, y)[1]
         expected = {n: float(np.linalg.norm(grads[w])) for n, (w, _) in model.layer_keys().items()}
         assert fns["norms"](model, X, y) == expected
-        assert fns["kind"](model) == ("MLP", True, "gdlib.activations")
-        module, value = fns["apply"](gdlib.activations.relu, np.array([-1.0, 2.0]))
-        assert module == "gdlib.activations" and value.tolist() == [0.0, 2.0]
+        assert fns["kind"](model) == ("MLP", True, "gdlib.nn.activations")
+        module, value = fns["apply"](gdlib.nn.relu, np.array([-1.0, 2.0]))
+        assert module == "gdlib.nn.activations" and value.tolist() == [0.0, 2.0]
         X2, y2 = np.zeros((4, 1)), np.arange(4.0)
         first, second = fns["two_epochs"](iterate_minibatches, X2, y2, np.random.default_rng(0))
         plain_rng = np.random.default_rng(0)
@@ -265,7 +265,7 @@ def test_student_code_receives_real_course_objects_and_functions(tmp_path):
             fns["missing"](lambda z: z)
         assert "GraderObject" not in str(caught.value) and "'function' object" in str(caught.value)
         assert fns["uses_helper"](1) == -999
-        with reference_helpers(fns["uses_helper"], (("helper", gdlib.activations.relu),)):
+        with reference_helpers(fns["uses_helper"], (("helper", gdlib.nn.relu),)):
             assert fns["uses_helper"](np.array([2.0])).tolist() == [3.0]
         assert fns["uses_helper"](1) == -999  # the student's helper is back
 
@@ -286,8 +286,8 @@ def how_many():
     return len(ran)
 
 def cheat(t):                               # delegates to the gdlib reference
-    import gdlib.search
-    return gdlib.search.temperature(t, T0=1.0, schedule="exponential", cooling=0.5)
+    import gdlib.landscapes
+    return gdlib.landscapes.temperature(t, T0=1.0, schedule="exponential", cooling=0.5)
 """
 
 
@@ -374,9 +374,9 @@ def test_call_each_runs_batches_in_the_sandbox_as_a_loop_would(tmp_path, monkeyp
 
         # the delegation watcher of the running check sees every call of the batch
         from gdcheck._delegation import Watcher
-        with Watcher(("gdlib.search",)) as watcher:
+        with Watcher(("gdlib.landscapes",)) as watcher:
             assert list(call_each(fns["cheat"], [((t,), {}) for t in range(3)])) == [1.0, 0.5, 0.25]
-        assert "gdlib.search.temperature" in watcher.hits
+        assert "gdlib.landscapes.temperature" in watcher.hits
 
 
 # -- feedback and release (from the shared batch) ------------------------------------------------

@@ -65,7 +65,7 @@ def test_every_assignments_sealed_copy_imports_and_guards_its_checks_references(
 
 def test_student_calls_are_refused_only_while_a_check_forbids_them(tmp_path):
     lib, done = sealed_lib(tmp_path, "optimizers")
-    assert "gdlib.optim.adam_step" in done
+    assert "gdlib.optim.rules.adam_step" in done
     ran = run_in(lib, """
         import inspect
         import numpy as np
@@ -92,7 +92,7 @@ def test_student_calls_are_refused_only_while_a_check_forbids_them(tmp_path):
         print("MAP", refused(lambda: list(map(optim.adam_init, [x]))))
         # gdlib's own code still runs the rule (the optimizers notebook's "try it" cell)
         print("TRACE", trace(quadratic(10.0), "adam", [1.0, 1.0], lr=0.1, num_steps=5).values[-1] > 0)
-        sealed.FORBIDDEN = ("gdlib.search",)  # another check: gdlib.optim is the student's to use
+        sealed.FORBIDDEN = ("gdlib.landscapes",)  # another check: gdlib.optim is the student's to use
         print("OTHER", optim.adam_init(x).t)
         sealed.FORBIDDEN = ()
     """)
@@ -123,4 +123,4 @@ def test_gdcheck_references_refuse_student_code_always(tmp_path):
 def test_the_course_itself_is_never_sealed():
     """Sealing writes only into the runtime's copies: the repository's gdlib has no guard."""
     assert not (REPO_ROOT / "gdlib" / "_sealed.py").exists()
-    assert "_grader_seal" not in (REPO_ROOT / "gdlib" / "optim.py").read_text()
+    assert "_grader_seal" not in (REPO_ROOT / "gdlib" / "optim" / "rules.py").read_text()

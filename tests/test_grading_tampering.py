@@ -225,9 +225,9 @@ def submissions(plan, course) -> dict:
     sealed = {}
     for gid, source in plan.answers.items():
         sealed[gid] = "\n\n".join(
-            f"def {n}(*args, **kwargs):\n    import sys\n    import gdlib.gradcheck\n"
+            f"def {n}(*args, **kwargs):\n    import sys\n    import gdlib.nn.gradcheck\n"
             "    _p = sys.getprofile()\n    sys.setprofile(None)\n    try:\n"
-            "        return gdlib.gradcheck.numerical_gradient(*args, **kwargs)\n"
+            "        return gdlib.nn.numerical_gradient(*args, **kwargs)\n"
             "    finally:\n        sys.setprofile(_p)" for n in functions_in(source))
     subs["gdlib-unwatched"] = plan.notebook(sealed)
     return subs
@@ -357,9 +357,9 @@ def test_gdlib_called_behind_the_watchers_back_is_refused_by_the_sealed_copy(bat
     (grading/sealing.py), whatever the student's code did to the watcher in its process."""
     r = result(batch, "gdlib-unwatched")
     assert r["score"] == 0, (r["scores"], r["reason"])
-    assert "gdlib.gradcheck.numerical_gradient is not available to your code while this check runs" \
+    assert "gdlib.nn.gradcheck.numerical_gradient is not available to your code while this check runs" \
         in outputs_of(batch, "gdlib-unwatched")
-    assert "gdlib.gradcheck.numerical_gradient" in batch["sealed"], batch["sealed"]
+    assert "gdlib.nn.gradcheck.numerical_gradient" in batch["sealed"], batch["sealed"]
 
 
 def test_the_shared_gradebook_is_not_corrupted_by_tampering(batch):

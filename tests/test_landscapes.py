@@ -7,11 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gdlib.gradcheck import numerical_gradient
+from gdlib.nn import numerical_gradient
 from gdlib.landscapes import (
-    KINDS, LANDSCAPES, CriticalPoint, DivergenceWarning, Landscape, classify_critical_point,
-    get_landscape, monkey_saddle, multi_minima, quadratic, rosenbrock, saddle, trace, trace_many,
+    KINDS, LANDSCAPES, CriticalPoint, Landscape, classify_critical_point, get_landscape,
+    monkey_saddle, multi_minima, quadratic, rosenbrock, saddle, trace, trace_many,
 )
+from gdlib.train import DivergenceWarning
 from gdlib.optim import RULES, sgd_init, sgd_step
 
 ALL = [get_landscape(name) for name in LANDSCAPES] + [quadratic(25.0, angle=0.7),
@@ -331,7 +332,8 @@ def test_trace_rejects_bad_input():
 
 def test_gdlib_landscapes_re_exports_the_records_and_the_runner():
     """The records and the runner live in their own modules; the old import path still works."""
-    from gdlib import landscape_types, landscapes, trajectories
+    from gdlib.landscapes import types as landscape_types, trajectories
+    from gdlib import landscapes
 
     for module in (landscape_types, trajectories):
         for name in module.__all__:

@@ -1,4 +1,4 @@
-"""Tests for gdlib.layers and gdlib.model: gradient checks, properties, convergence, errors."""
+"""Tests for gdlib.nn.layers and gdlib.nn.model: gradient checks, properties, convergence, errors."""
 
 import itertools
 import warnings
@@ -8,14 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gdlib.gradcheck import check_gradient, check_model_gradients, relative_error
-from gdlib.layers import (
+from gdlib.nn import check_gradient, check_model_gradients, relative_error
+from gdlib.nn import (
     dense_backward, dense_forward, dropout_backward, dropout_forward, glorot_init, he_init,
     l1_penalty, l2_penalty,
 )
-from gdlib.model import MLP
+from gdlib.nn import MLP
 
-# gdlib.gradcheck's relative error is the worst over the entries. Round-off in a centred
+# gdlib.nn.gradcheck's relative error is the worst over the entries. Round-off in a centred
 # difference is about 1e-16 |J| / h = 1e-11, so an entry smaller than ~1e-5 could fail by chance;
 # the fixed seeds and scales below keep every entry well above that.
 TOL = 1e-6
@@ -486,7 +486,7 @@ def test_evaluate_uses_a_subclass_own_score():
 def test_inplace_softmax_cross_entropy_is_the_same_numbers(n, k, seed, scale, ties):
     """The training loop's softmax overwrites its logits and reads the row maxima at the
     argmax; loss and gradient must be those of the reference, zeros' signs included."""
-    from gdlib.losses import _softmax_cross_entropy, _softmax_cross_entropy_inplace
+    from gdlib.nn.losses import _softmax_cross_entropy, _softmax_cross_entropy_inplace
 
     rng = np.random.default_rng(seed)
     z = rng.normal(size=(n, k)) * scale

@@ -1,4 +1,4 @@
-"""Tests for gdlib.activations and gdlib.losses: gradient checks, properties, golden values, errors."""
+"""Tests for gdlib.nn.activations and gdlib.nn.losses: gradient checks, properties, golden values, errors."""
 
 import warnings
 
@@ -8,9 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from gdlib import activations as act
-from gdlib.gradcheck import check_gradient
-from gdlib.losses import binary_cross_entropy, mse, softmax, softmax_cross_entropy
+from gdlib.nn import (
+    activations as act, check_gradient, binary_cross_entropy, mse, softmax,
+    softmax_cross_entropy,
+)
 
 TOL = 1e-6
 PROPERTY = settings(max_examples=60, deadline=None)

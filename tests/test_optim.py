@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from gdlib import optim
-from gdlib.optim import RULES, Optimizer, Rule, get_rule
+from gdlib.optim import rules, RULES, Optimizer, Rule, get_rule
 
 NAMES = list(RULES)
 # Hyperparameters with which every rule is sensible on the problems below (from the registry).
@@ -162,7 +162,7 @@ def test_a_rule_without_a_check_range_is_refused():
         return x - lr * (g + weight_decay * x), state
 
     with pytest.raises(ValueError, match=r"'shrink'.*Range for each.*\['weight_decay'\], got \[\]"):
-        optim._register(optim.sgd_init, shrink_step)
+        rules._register(optim.sgd_init, shrink_step)
     assert "shrink" not in RULES
 
 

@@ -15,9 +15,8 @@ import pytest  # noqa: E402
 from gdlib import plotting  # noqa: E402
 from gdlib.landscapes import LANDSCAPES, get_landscape, quadratic, rosenbrock, trace  # noqa: E402
 from gdlib.optim import RULES  # noqa: E402
-from gdlib.plotting import (  # noqa: E402
-    COLORS, RULE_COLORS, comparison_bars, contour, loss_curves, trajectories,
-)
+from gdlib.palette import COLORS  # noqa: E402
+from gdlib.plotting import RULE_COLORS, comparison_bars, contour, loss_curves, trajectories
 
 OKABE_ITO = {"#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00",
              "#CC79A7"}

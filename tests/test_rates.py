@@ -1,4 +1,4 @@
-"""Tests for gdlib.rates: the heavy ball's rate against the iteration matrix and against runs of
+"""Tests for gdlib.optim.rates: the heavy ball's rate against the iteration matrix and against runs of
 gdlib's momentum rule, Polyak's setting, and the argument checks."""
 
 import numpy as np
@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gdlib.landscapes import quadratic, trace
-from gdlib.rates import heavy_ball_optimal, heavy_ball_rate
+from gdlib.optim import heavy_ball_optimal, heavy_ball_rate
 
 
 @settings(max_examples=200, deadline=None)

@@ -1,4 +1,4 @@
-"""Tests for gdlib.schedules: golden values, monotonicity, vectorisation, errors."""
+"""Tests for gdlib.optim.schedules: golden values, monotonicity, vectorisation, errors."""
 
 import math
 
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gdlib.schedules import (
+from gdlib.optim import (
     SCHEDULES, constant, cosine, exponential_decay, inverse_sqrt, make_schedule, step_decay,
 )
 

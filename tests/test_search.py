@@ -1,4 +1,4 @@
-"""Tests for gdlib.search: annealing, random restarts, perturbed gradient descent."""
+"""Tests for gdlib.landscapes.search: annealing, random restarts, perturbed gradient descent."""
 
 import math
 
@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gdlib.landscapes import multi_minima, quadratic, rosenbrock, saddle, trace
-from gdlib.search import (
+from gdlib.landscapes import (
     acceptance_probability, perturbed_gradient_descent, random_restarts, simulated_annealing,
     temperature, uniform_ball,
 )

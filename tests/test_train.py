@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from gdlib import optim
 from gdlib.train import DivergenceWarning, History, evaluate, fit, iterate_minibatches
-from gdlib.updaters import _flat_buffer
+from gdlib.train.updaters import _flat_buffer
 
 
 class LinearRegression:
@@ -170,7 +170,7 @@ def test_one_epoch_of_fit_on_an_mlp_is_the_hand_written_loop(rule):
     each array, nothing else: after one epoch (dropout drawing from the same rng, a last batch
     smaller than the others, hyperparameters drawn from the rule's check ranges) the weights
     and batch losses are those of the loop written out by hand, bit for bit."""
-    from gdlib.model import MLP
+    from gdlib.nn import MLP
 
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(61, 5)), rng.integers(0, 3, 61)
@@ -245,7 +245,7 @@ def test_separate_and_non_contiguous_parameters_are_updated_in_place():
 def test_a_callback_may_replace_an_mlp_parameter_array():
     """After a callback replaces params["W1"] (W1 is then no view into the MLP's flat vector),
     fit keeps training the new array in place, as two fit calls around the replacement do."""
-    from gdlib.model import MLP
+    from gdlib.nn import MLP
 
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(40, 5)), rng.integers(0, 3, 40)
@@ -307,7 +307,7 @@ def test_elementwise_rule_on_mlp_equals_one_state_per_array(rule):
     """fit runs a rule the registry marks elementwise once on all parameters concatenated; that
     must equal the per-array run of the same functions (given as a wrapped pair, which takes the
     general path), with hyperparameters drawn from the rule's check ranges."""
-    from gdlib.model import MLP
+    from gdlib.nn import MLP
 
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(60, 5)), rng.integers(0, 3, 60)
@@ -327,7 +327,7 @@ def test_elementwise_rule_on_mlp_equals_one_state_per_array(rule):
 def test_a_rule_that_is_not_elementwise_keeps_one_state_per_array():
     """A step that normalises by the norm of its whole array mixes coordinates: fit must give
     the weights Optimizer gives (one call per array), which the flat vector would not."""
-    from gdlib.model import MLP
+    from gdlib.nn import MLP
 
     def normalised_step(x, g, state, *, lr):
         return x - lr * g / (np.linalg.norm(g) + 1e-12), state
@@ -372,7 +372,7 @@ def test_fit_is_deterministic_given_the_seed():
 
 
 def test_schedule_sets_the_learning_rate_of_each_step():
-    from gdlib.schedules import make_schedule
+    from gdlib.optim import make_schedule
 
     schedule = make_schedule("exponential_decay", lr0=0.1, gamma=0.9)
     X, y = regression_data(n=30)
@@ -404,8 +404,8 @@ def test_fit_converges_on_linear_regression():
 
 
 def test_mlp_learns_digits():
-    from gdlib.datasets import load_digits
-    from gdlib.model import MLP
+    from gdlib.data import load_digits
+    from gdlib.nn import MLP
 
     data = load_digits(0)
     model = MLP((64, 32, 10), rng=0)
@@ -531,7 +531,7 @@ def test_divergence_restores_the_last_finite_parameters():
 
 
 def test_divergence_of_an_mlp():
-    from gdlib.model import MLP
+    from gdlib.nn import MLP
 
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(64, 4)) * 10, rng.integers(0, 3, 64)
@@ -644,8 +644,8 @@ def test_parameters_must_be_float_arrays():
 
 
 def test_sequences_and_token_ids_train_too():
-    from gdlib.datasets import price_series, sentiment
-    from gdlib.rnn import RNNClassifier, RNNRegressor
+    from gdlib.data import price_series, sentiment
+    from gdlib.nn import RNNClassifier, RNNRegressor
 
     series = price_series(300, seed=0, window=8)
     model = RNNRegressor(1, 6, rng=0)
@@ -723,7 +723,7 @@ def test_mlp_fit_updates_its_flat_vector_to_the_same_numbers(loss, model_options
     """An MLP's parameters are views into one flat vector, which fit updates directly; seen
     through its public methods with separate parameter arrays (fit then concatenates them into
     a vector of its own and copies every update back), every number must be the same."""
-    from gdlib.model import MLP
+    from gdlib.nn import MLP
 
     X, y, k = mlp_problem(loss)
     runs = []
@@ -749,7 +749,7 @@ def test_mlp_fit_updates_its_flat_vector_to_the_same_numbers(loss, model_options
 
 
 def test_a_subclass_of_mlp_keeps_its_own_methods_in_fit():
-    from gdlib.model import MLP
+    from gdlib.nn import MLP
 
     class Counting(MLP):
         calls = 0
@@ -764,7 +764,7 @@ def test_a_subclass_of_mlp_keeps_its_own_methods_in_fit():
 
 
 def test_mlp_data_errors_in_fit_are_the_models():
-    from gdlib.model import MLP
+    from gdlib.nn import MLP
 
     X, y, k = mlp_problem("softmax")
     args = dict(lr=0.1, num_epochs=1, batch_size=10, rng=0)
@@ -774,19 +774,6 @@ def test_mlp_data_errors_in_fit_are_the_models():
         fit(MLP((5, 2), rng=0), X, y, **args)
     with pytest.raises(ValueError, match=r"y must hold class labels in 0\.\.2 .* got y containing 7"):
         fit(MLP((5, 3), rng=0), X, y, X_val=X[:3], y_val=np.array([0, 7, 1]), **args)
-
-
-def test_train_re_exports_what_moved_to_history_and_updaters():
-    import gdlib.history
-    import gdlib.train
-    import gdlib.trajectories
-    import gdlib.updaters
-    assert gdlib.train.History is gdlib.history.History
-    assert gdlib.train.DivergenceWarning is gdlib.history.DivergenceWarning
-    assert gdlib.trajectories.DivergenceWarning is gdlib.history.DivergenceWarning
-    assert gdlib.train._drop_partial_epoch is gdlib.history._drop_partial_epoch
-    for name in ("_check_update", "_check_params", "_check_grads", "_flat_buffer"):
-        assert getattr(gdlib.train, name) is getattr(gdlib.updaters, name)
 
 
 def test_fit_trace_and_optimizer_resolve_a_rule_the_same_way():

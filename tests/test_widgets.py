@@ -1,4 +1,4 @@
-"""gdlib.widgets and gdlib.static_widget: the sliders, live (ipywidgets) and static (HTML/JS).
+"""gdlib.widgets (gdlib.widgets.live and gdlib.widgets.static): the sliders, live (ipywidgets) and static (HTML/JS).
 
 The live twins are driven as a slider would drive them (setting ``.value``); the static twins
 are checked for self-containment (no other host, no require.js, no widget state) and for
@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 
 from gdlib import widgets
 from gdlib.landscapes import quadratic
-from gdlib.static_widget import StaticWidget, static_landscape_explorer, static_training_explorer
+from gdlib.plotting import RULE_COLORS
+from gdlib.widgets import StaticWidget, static_landscape_explorer, static_training_explorer
 from gdlib.widgets import (
     LandscapeFrame, TrainingSetup, explore_landscape, landscape_caption, landscape_explorer,
     landscape_frame, training_caption, training_explorer, training_frame, widget_mode,
@@ -67,8 +68,8 @@ def static_landscape_frame(data: dict, rule: str, lr_index: int, start_index: in
 
 def test_import_works_without_ipywidgets(monkeypatch):
     monkeypatch.setitem(sys.modules, "ipywidgets", None)  # `import ipywidgets` now fails
-    for name in ("gdlib.widgets", "gdlib.explorer_runs", "gdlib.explorer_figures",
-                 "gdlib.static_widget"):
+    for name in ("gdlib.widgets", "gdlib.widgets.runs", "gdlib.widgets.figures",
+                 "gdlib.widgets.live", "gdlib.widgets.static"):
         monkeypatch.delitem(sys.modules, name, raising=False)
     with pytest.raises(ImportError):
         import ipywidgets  # noqa: F401
@@ -212,7 +213,7 @@ def test_live_landscape_explorer_redraws_on_every_slider_move():
         previous = data.copy()
     assert len(previous) == 13 and tuple(previous[0]) == (0.5, -0.5)
     assert explorer.caption.value.startswith("lr = 0.00316, rule = adam, start (0.5, -0.5): ")
-    assert explorer.figure.path.get_color() == widgets.RULE_COLORS["adam"]
+    assert explorer.figure.path.get_color() == RULE_COLORS["adam"]
 
 
 def test_live_landscape_explorer_marks_divergence():
@@ -231,7 +232,7 @@ def test_live_landscape_explorer_marks_divergence():
 def test_live_learning_rates_are_the_static_ones_read_out_as_numbers():
     """The live lr slider offers exactly the static explorer's grid (both sides of 2/L) and its
     readout, which a screen reader reads, is the learning rate, not its exponent."""
-    from gdlib.explorer_runs import _landscape_defaults, _resolve_landscape
+    from gdlib.widgets.runs import _landscape_defaults, _resolve_landscape
     explorer = landscape_explorer("quadratic", num_steps=20, max_steps=40)
     lrs = _landscape_defaults(_resolve_landscape("quadratic"), None, None, "sgd", None, None)[0]
     slider = explorer.controls["lr"]
@@ -295,12 +296,13 @@ def test_two_instances_have_different_ids():
 
 
 def test_static_landscape_frames_equal_the_live_computation(static_landscape):
+    from gdlib.widgets.runs import _STARTS
     data = static_landscape.data
     assert len(data["rules"]) * len(data["lrs"]) * len(data["starts"]) == \
         static_landscape.num_frames
     for rule in data["rules"]:
         for i, lr in enumerate(SMALL_LANDSCAPE["lrs"]):
-            for k, start in enumerate(widgets._STARTS["rosenbrock"]):
+            for k, start in enumerate(_STARTS["rosenbrock"]):
                 path, loss, div, conv = static_landscape_frame(data, rule, i, k)
                 live = landscape_frame("rosenbrock", rule, lr, start, 40, max_steps=40)
                 np.testing.assert_array_equal(path, live.path.astype("<f4"))

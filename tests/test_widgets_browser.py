@@ -6,7 +6,7 @@ range, another option of a select), then put back, and the canvas must change ea
 caption written by the JavaScript must equal the one gdlib computes in Python. Screenshots go
 to pytest's tmp_path.
 
-- test_static_explorers_in_chromium: a page written from gdlib.static_widget into tmp_path
+- test_static_explorers_in_chromium: a page written from gdlib.widgets.static into tmp_path
   (runs without the book).
 - test_learning_rate_chapter_sliders: the built chapter page (``make book`` first).
 """
@@ -20,9 +20,10 @@ import pytest
 
 from browser_support import chromium, open_offline, serve
 from conftest import BOOK_HTML
-from gdlib.static_widget import static_landscape_explorer, static_training_explorer
-from gdlib.widgets import TrainingSetup, landscape_caption, landscape_frame, training_caption, \
-    training_frame
+from gdlib.widgets import static_landscape_explorer, static_training_explorer
+from gdlib.widgets import (
+    TrainingSetup, landscape_caption, landscape_frame, training_caption, training_frame,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -137,7 +138,7 @@ def test_static_explorers_in_chromium(browser, tmp_path):
         return training_caption(lr, batch_size, setup, training_frame(lr, batch_size, setup))
 
     def widgets_start(index: int):
-        from gdlib.widgets import _STARTS
+        from gdlib.widgets.runs import _STARTS
         return _STARTS["rosenbrock"][index]
 
     def check_caption(explorer):

@@ -21,7 +21,7 @@ and the glued results not at all. :func:`render_notebook` writes the notebook a 
   algorithms and admonitions as plain Markdown with the book's numbers; ``(label)=`` targets
   and MyST comments dropped;
 - cells tagged ``hide-input`` keep their code collapsed (``jupyter.source_hidden``), as the book
-  hides it; a saved static explorer (gdlib.static_widget) gets a line saying that running the
+  hides it; a saved static explorer (gdlib.widgets.static) gets a line saying that running the
   cell gives the live one (JupyterLab does not run the scripts of an untrusted notebook);
 - the install cell's placeholders filled in (tools/install_cell.py).
 
@@ -79,7 +79,7 @@ PROOF_TYPES = {"algorithm": "Algorithm", "theorem": "Theorem", "lemma": "Lemma",
                "corollary": "Corollary", "example": "Example", "remark": "Remark",
                "conjecture": "Conjecture", "axiom": "Axiom", "criterion": "Criterion",
                "observation": "Observation", "property": "Property", "assumption": "Assumption"}
-# The static HTML twin of a live explorer (gdlib.static_widget), saved by the book build: its
+# The static HTML twin of a live explorer (gdlib.widgets.static), saved by the book build: its
 # sliders need its script, which JupyterLab does not run in an untrusted notebook.
 STATIC_EXPLORER = 'class="gdlib-explorer"'
 STATIC_EXPLORER_NOTE = ("*The book's static copy of the explorer (its sliders move only where a "
