@@ -22,6 +22,7 @@ from gdlib.experiments import (
     CLAIMS, LabResult, compare_orderings, fit_line, markdown_table, mean_sd, seed_mean_sd,
     trend,
 )
+from gdlib.experiments import seeds_for_power, student_t_sf, welch_power, welch_test
 
 SEED_TABLES = Path("/work/shared/seed-tables.md")
 
@@ -276,13 +277,20 @@ def test_compare_orderings_golden():
     assert same == (3, 0, 0, 0, pytest.approx(1.0), "holds")
     reversed_ = compare_orderings(claimed, {"a": 3.0, "b": 2.0, "c": 1.0})
     assert (reversed_.disagree, reversed_.verdict, reversed_.spearman) == (3, "contradicted", pytest.approx(-1.0))
-    # a and b overlap (|10 - 11| <= 1 + 1): unresolved; the other pairs agree
-    partly = compare_orderings(claimed, {"a": 10.0, "b": 11.0, "c": 30.0}, {"a": 1.0, "b": 1.0, "c": 1.0})
+    # a and b: t = 1 / sqrt(2/3) = 1.22 with 4 degrees of freedom, p = 0.29: unresolved; the others agree
+    partly = compare_orderings(claimed, {"a": 10.0, "b": 11.0, "c": 30.0}, {"a": 1.0, "b": 1.0, "c": 1.0}, n_seeds=3)
     assert (partly.agree, partly.unresolved, partly.verdict) == (2, 1, "holds where resolved")
     mixed = compare_orderings(claimed, {"a": 1.0, "b": 3.0, "c": 2.0})
     assert (mixed.agree, mixed.disagree, mixed.verdict) == (2, 1, "mixed")
-    blurred = compare_orderings(claimed, {"a": 1.0, "b": 2.0, "c": 3.0}, {"a": 5.0, "b": 5.0, "c": 5.0})
+    blurred = compare_orderings(claimed, {"a": 1.0, "b": 2.0, "c": 3.0}, {"a": 5.0, "b": 5.0, "c": 5.0}, n_seeds=3)
     assert blurred.verdict == "unresolved"
+    # more seeds shrink the standard error of the difference: the same spread is resolved with 30
+    sharp = compare_orderings(claimed, {"a": 1.0, "b": 2.0, "c": 3.0}, {"a": 1.0, "b": 1.0, "c": 1.0}, n_seeds=30)
+    assert sharp.verdict == "holds"
+    # an extra (test-set) standard error can only unresolve pairs
+    noisy = compare_orderings(claimed, {"a": 1.0, "b": 2.0, "c": 3.0}, {"a": 1.0, "b": 1.0, "c": 1.0}, n_seeds=30,
+                              extra_se=1.0)
+    assert noisy.verdict == "unresolved"
 
 
 def test_compare_orderings_skips_pairs_the_claim_ties():
@@ -295,6 +303,7 @@ def test_compare_orderings_skips_pairs_the_claim_ties():
     ({"a": 1, "b": 2}, {"a": 1, "b": float("nan")}, None, "finite"),
     ({"a": 1, "b": 2}, {"a": 1, "b": 2}, {"a": -1.0, "b": 0.0}, "measured_sd"),
     ({"a": 1, "b": 2}, {"a": 1, "b": 2}, {"a": 0.0}, "measured_sd"),
+    ({"a": 1, "b": 2}, {"a": 1, "b": 2}, {"a": 0.5, "b": 0.5}, "n_seeds"),
 ])
 def test_compare_orderings_errors(claimed, measured, sd, match):
     with pytest.raises(ValueError, match=match):
@@ -313,15 +322,80 @@ def test_compare_orderings_is_invariant_to_monotone_rescaling(values, scale, shi
     assert (down.disagree, down.verdict) == (pairs, "contradicted") and down.spearman == pytest.approx(-1.0)
 
 
+# -- Welch's test behind the verdicts --------------------------------------------------------
+
+
+def test_student_t_sf_matches_scipy():
+    stats = pytest.importorskip("scipy.stats")
+    t = np.array([0.0, 0.3, 1.0, 2.2, -3.5, 8.0, 40.0])
+    for df in (1.0, 2.5, 4.0, 17.3, 300.0):
+        np.testing.assert_allclose(student_t_sf(t, df), 2 * stats.t.sf(np.abs(t), df), rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(student_t_sf(t, np.inf), 2 * stats.norm.sf(np.abs(t)), rtol=1e-12, atol=1e-15)
+
+
+def test_welch_test_matches_scipy_and_adds_the_extra_error():
+    stats = pytest.importorskip("scipy.stats")
+    for args in ((1.0, 0.5, 5, 0.2, 0.8, 6), (3.0, 2.0, 3, 0.0, 0.1, 10), (0.0, 1.0, 6, 0.1, 1.0, 6)):
+        ours = welch_test(*args)
+        theirs = stats.ttest_ind_from_stats(*args, equal_var=False)
+        assert ours.t == pytest.approx(theirs.statistic) and ours.p_value == pytest.approx(theirs.pvalue)
+        assert ours.significant == (theirs.pvalue < 0.05)
+    # with no spread over seeds, only the (known) extra errors: a z-test
+    z = welch_test(0.80, 0.0, 6, 0.78, 0.0, 6, extra_se_a=0.01, extra_se_b=0.01)
+    assert z.df == math.inf and z.p_value == pytest.approx(2 * stats.norm.sf(0.02 / math.sqrt(2e-4)))
+    # no spread and no extra error: the difference is exact
+    assert welch_test(1.0, 0.0, 3, 1.0, 0.0, 3).significant is False
+    assert welch_test(1.0, 0.0, 3, 1.5, 0.0, 3).significant is True
+
+
+def test_welch_power_false_positive_rate_and_power_match_scipy_on_the_same_draws():
+    stats = pytest.importorskip("scipy.stats")
+    trials, n = 20_000, 6
+    for delta in (0.0, 2.0):
+        ours = welch_power(n, delta, trials=trials, rng=np.random.default_rng(5))
+        rng = np.random.default_rng(5)  # the same draws, tested by scipy
+        a = rng.standard_normal((trials, n))
+        b = rng.standard_normal((trials, n)) + delta
+        theirs = float(np.mean(stats.ttest_ind(a, b, axis=1, equal_var=False).pvalue < 0.05))
+        assert ours == pytest.approx(theirs, abs=1 / trials)
+    # the rates themselves: about alpha with equal means (Welch is slightly conservative), and
+    # the power of the normal approximation, 1 - Phi(1.96 - 2 / sqrt(2/6)) = 0.94, less the
+    # t distribution's heavier tails
+    false_positive = welch_power(n, 0.0, trials=trials, rng=np.random.default_rng(6))
+    assert 0.035 < false_positive < 0.055
+    power = welch_power(n, 2.0, trials=trials, rng=np.random.default_rng(7))
+    assert 0.80 < power < 1 - stats.norm.cdf(1.96 - 2 / math.sqrt(2 / n))
+
+
+def test_seeds_for_power_is_the_smallest_count_that_reaches_it():
+    n, tried = seeds_for_power(2.0, 0.8, trials=20_000, rng=np.random.default_rng(0))
+    assert tried[n] >= 0.8 and all(p < 0.8 for k, p in tried.items() if k < n)
+    assert list(tried) == list(range(2, n + 1))
+    with pytest.raises(ValueError, match="max_seeds"):
+        seeds_for_power(0.5, 0.9, max_seeds=3, trials=1000, rng=np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(sd_a=-1.0), "sd_a"), (dict(n_b=1), "n_b"), (dict(alpha=1.5), "alpha"), (dict(extra_se_a=-0.1), "extra_se_a"),
+    (dict(mean_a=float("nan")), "mean_a"),
+])
+def test_welch_test_errors_name_the_argument(kwargs, match):
+    args = dict(mean_a=1.0, sd_a=0.5, n_a=3, mean_b=2.0, sd_b=0.5, n_b=3)
+    alpha = kwargs.pop("alpha", 0.05)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        welch_test(**args, alpha=alpha)
+
+
 def test_trend():
     assert trend([3.0, 2.0, 1.0]) == "decreasing"
     assert trend([1.0, 2.0, 2.0]) == "increasing"
     assert trend([1.0, 3.0, 2.0]) == "not monotonic"
-    assert trend([1.0, 1.1, 1.2], [0.5, 0.5, 0.5]) == "flat"
-    assert trend([3.0, 2.9, 1.0], [0.1, 0.1, 0.1]) == "decreasing"  # the level step does not count
+    assert trend([1.0, 1.1, 1.2], [0.5, 0.5, 0.5], n_seeds=3) == "flat"
+    assert trend([3.0, 2.9, 1.0], [0.1, 0.1, 0.1], n_seeds=3) == "decreasing"  # the level step does not count
     # no resolved step, but monotone means with resolved ends: a creeping trend
-    assert trend([1.0, 1.3, 1.6, 1.9], [0.2, 0.2, 0.2, 0.2]) == "increasing"
-    assert trend([1.0, 1.5, 1.2, 1.6], [0.3, 0.3, 0.3, 0.3]) == "flat"  # not monotone in the means
+    assert trend([1.0, 1.3, 1.6, 1.9], [0.2, 0.2, 0.2, 0.2], n_seeds=3) == "increasing"
+    assert trend([1.0, 1.5, 1.2, 1.6], [0.3, 0.3, 0.3, 0.3], n_seeds=3) == "flat"  # nothing resolved
     with pytest.raises(ValueError, match="values"):
         trend([1.0])
 

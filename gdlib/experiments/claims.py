@@ -1,8 +1,9 @@
 r"""The source article's claimed tables, and the verdicts that compare measurements with them.
 
 :data:`CLAIMS` quotes the article's eight result tables as printed: claims to be tested, never
-results. :func:`compare_orderings` compares a claimed ordering with a measured one, taking the
-spread over seeds into account; :func:`trend` names the direction of a measured sequence and
+results. :func:`compare_orderings` compares a claimed ordering with a measured one, pair by pair,
+with Welch's t-test on the difference of the means over seeds
+(:func:`gdlib.experiments.results.welch_test`); :func:`trend` names the direction of a measured sequence and
 :func:`fit_line` fits the straight lines that timing claims reduce to; :func:`mean_sd` and
 :func:`markdown_table` print the chapter's tables.
 
@@ -17,6 +18,7 @@ from typing import Mapping, NamedTuple, Sequence
 import numpy as np
 
 from gdlib._validate import _show
+from gdlib.experiments.results import welch_test
 
 __all__ = [
     "Claim", "CLAIMS", "ORDINAL", "Comparison", "compare_orderings", "trend", "fit_line",
@@ -95,12 +97,29 @@ ORDINAL = {"slow": 0, "moderate": 1, "fast": 2, "very fast": 3, "low": 0, "mediu
 class Comparison(NamedTuple):
     """How a measured ordering compares with a claimed one, pair of rows by pair of rows."""
 
-    agree: int        #: pairs ordered as claimed, with non-overlapping mean ± sd
-    disagree: int     #: pairs ordered against the claim, with non-overlapping mean ± sd
-    unresolved: int   #: pairs whose mean ± sd intervals overlap (the seeds cannot tell)
+    agree: int        #: pairs ordered as claimed, the difference significant (Welch's test)
+    disagree: int     #: pairs ordered against the claim, the difference significant
+    unresolved: int   #: pairs whose difference is not significant (the seeds cannot tell)
     claim_ties: int   #: pairs the claim does not order (equal values); not counted above
     spearman: float   #: rank correlation of the claimed and measured values (NaN if undefined)
     verdict: str      #: "holds", "holds where resolved", "mixed", "contradicted" or "unresolved"
+
+
+def _per_row(value, keys, name, default):
+    """``value`` as ``{row: value}``: one value for every row, or a mapping with the rows' keys."""
+    if value is None:
+        return {k: default for k in keys}
+    if isinstance(value, Mapping):
+        if set(value) != set(keys):
+            raise ValueError(f"{name} must have the rows of measured, got rows {sorted(map(str, value))}")
+        return dict(value)
+    return {k: value for k in keys}
+
+
+def _resolved(m_a, s_a, n_a, e_a, m_b, s_b, n_b, e_b, alpha) -> bool:
+    """Whether Welch's test resolves the difference of two means (see :func:`welch_test`)."""
+    return welch_test(float(m_a), float(s_a), n_a, float(m_b), float(s_b), n_b, alpha=alpha,
+                      extra_se_a=float(e_a), extra_se_b=float(e_b)).significant
 
 
 def _ranks(values: np.ndarray) -> np.ndarray:
@@ -113,22 +132,40 @@ def _ranks(values: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def compare_orderings(claimed: Mapping, measured: Mapping, measured_sd: Mapping | None = None
-                      ) -> Comparison:
+def compare_orderings(claimed: Mapping, measured: Mapping, measured_sd: Mapping | None = None, *,
+                      n_seeds=None, extra_se=None, alpha: float = 0.05) -> Comparison:
     r"""Compare the ordering of ``measured`` values with that of ``claimed`` ones, pair by pair.
 
     For every pair of rows :math:`(a, b)` that the claim orders (:math:`c_a \ne c_b`), the
-    measurement *agrees* if :math:`m_a - m_b` has the sign of :math:`c_a - c_b` and the
-    intervals :math:`m \pm s` do not overlap, :math:`|m_a - m_b| > s_a + s_b`; it *disagrees*
-    if the sign is opposite with the same separation; otherwise the pair is *unresolved*.
-    Only orderings are compared, so claimed and measured values may have different units.
+    difference of the measured means :math:`m_a - m_b` is tested with Welch's two-sided t-test
+    at level ``alpha`` (:func:`gdlib.experiments.results.welch_test`), whose standard error is
+
+    .. math::
+
+        \mathrm{se} = \sqrt{s_a^2/n_a + s_b^2/n_b + e_a^2 + e_b^2},
+
+    with :math:`s` the standard deviations over seeds, :math:`n` the numbers of seeds and
+    :math:`e` any extra standard error (such as the binomial sampling error
+    :math:`\sqrt{p(1-p)/N}` of an accuracy on a test set of :math:`N` examples). If the
+    difference is significant, the measurement *agrees* when it has the sign of
+    :math:`c_a - c_b` and *disagrees* otherwise; if not, the pair is *unresolved*. Each pair is
+    tested at level ``alpha``, so a pair of rows with equal true means comes out resolved
+    (either way) in about a fraction ``alpha`` of experiments. Without standard deviations and
+    extra errors the measured values count as exact. Only orderings are compared, so claimed
+    and measured values may have different units.
 
     Parameters
     ----------
     claimed, measured : mapping row -> float
         The same keys (the claim's values may be ordinal ranks, see :data:`ORDINAL`).
     measured_sd : mapping row -> float, optional
-        Spread of each measured value (e.g. the standard deviation over seeds); 0 if omitted.
+        Standard deviation over seeds (ddof = 1) behind each measured mean; 0 if omitted.
+    n_seeds : int or mapping row -> int, optional
+        Seeds behind each mean; required where a standard deviation is not zero.
+    extra_se : float or mapping row -> float, optional
+        Extra standard error of each mean (e.g. the test-set sampling error); 0 if omitted.
+    alpha : float, optional
+        Level of each pair's test, 0.05 by default.
 
     Returns
     -------
@@ -150,12 +187,17 @@ def compare_orderings(claimed: Mapping, measured: Mapping, measured_sd: Mapping 
     if not (np.all(np.isfinite(c)) and np.all(np.isfinite(m)) and np.all(s >= 0)):
         raise ValueError("claimed and measured must be finite and measured_sd >= 0, got "
                          f"claimed={c.tolist()}, measured={m.tolist()}, measured_sd={s.tolist()}")
+    if n_seeds is None and np.any(s > 0):
+        raise ValueError("n_seeds must be given where measured_sd is not zero, got n_seeds=None")
+    n = _per_row(n_seeds, keys, "n_seeds", 1)
+    e = _per_row(extra_se, keys, "extra_se", 0.0)
     agree = disagree = unresolved = ties = 0
     for a in range(len(keys)):
         for b in range(a + 1, len(keys)):
+            ka, kb = keys[a], keys[b]
             if c[a] == c[b]:
                 ties += 1
-            elif abs(m[a] - m[b]) <= s[a] + s[b]:
+            elif not _resolved(m[a], s[a], n[ka], e[ka], m[b], s[b], n[kb], e[kb], alpha):
                 unresolved += 1
             elif np.sign(m[a] - m[b]) == np.sign(c[a] - c[b]):
                 agree += 1
@@ -175,25 +217,34 @@ def compare_orderings(claimed: Mapping, measured: Mapping, measured_sd: Mapping 
     return Comparison(agree, disagree, unresolved, ties, spearman, verdict)
 
 
-def trend(values: Sequence[float], sd: Sequence[float] | None = None) -> str:
+def trend(values: Sequence[float], sd: Sequence[float] | None = None, *, n_seeds: int | None = None,
+          alpha: float = 0.05) -> str:
     r"""``"increasing"``, ``"decreasing"``, ``"flat"`` or ``"not monotonic"``.
 
-    Consecutive values :math:`v_k, v_{k+1}` count as a step up (down) only when
-    :math:`|v_{k+1} - v_k| > s_k + s_{k+1}`. A sequence with resolved steps in one direction
-    only is increasing (decreasing); with steps both ways it is not monotonic. Without any
-    resolved step, a sequence whose means move monotonically and whose ends are resolved,
-    :math:`|v_{last} - v_1| > s_1 + s_{last}`, still counts as increasing (decreasing); any
-    other is flat.
+    Consecutive values :math:`v_k, v_{k+1}` count as a step up (down) only when their
+    difference is significant in Welch's test at level ``alpha``
+    (:func:`gdlib.experiments.results.welch_test`, with the standard deviations ``sd`` over
+    ``n_seeds`` seeds; without ``sd`` the values count as exact). A sequence with resolved
+    steps in one direction only is increasing (decreasing); with steps both ways it is not
+    monotonic. Without any resolved step, a sequence whose means move monotonically and whose
+    ends differ significantly still counts as increasing (decreasing); any other is flat.
     """
     v = np.asarray(values, dtype=float)
     s = np.zeros_like(v) if sd is None else np.asarray(sd, dtype=float)
     if v.ndim != 1 or len(v) < 2 or s.shape != v.shape:
         raise ValueError(f"values must be 1-D with at least 2 entries and sd of the same shape, "
                          f"got values of shape {v.shape} and sd of shape {s.shape}")
+    if n_seeds is None and np.any(s > 0):
+        raise ValueError("n_seeds must be given where sd is not zero, got n_seeds=None")
+    n = 1 if n_seeds is None else n_seeds
+
+    def differs(i, j):
+        return _resolved(v[i], s[i], n, 0.0, v[j], s[j], n, 0.0, alpha)
+
     diff = np.diff(v)
-    resolved = np.abs(diff) > s[:-1] + s[1:]
+    resolved = np.array([differs(k, k + 1) for k in range(len(v) - 1)])
     up, down = bool(np.any(resolved & (diff > 0))), bool(np.any(resolved & (diff < 0)))
-    if not (up or down) and abs(v[-1] - v[0]) > s[0] + s[-1]:
+    if not (up or down) and differs(0, len(v) - 1):
         up, down = bool(np.all(diff > 0)), bool(np.all(diff < 0))
     return {(True, False): "increasing", (False, True): "decreasing",
             (False, False): "flat"}.get((up, down), "not monotonic")
