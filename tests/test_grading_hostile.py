@@ -35,8 +35,8 @@ from pathlib import Path
 import pytest
 
 import test_grading_tampering as tampering
-from test_grading_batch import ASSIGNMENT, REPO_ROOT, Plan, insert_cell, first_answer_index, make_course, \
-    output_text, untrusted_folders, write_submissions
+from test_grading_batch import ASSIGNMENT, FORMULA_ID, REPO_ROOT, Plan, insert_cell, first_answer_index, \
+    make_course, output_text, untrusted_folders, write_submissions
 
 pytestmark = pytest.mark.grading
 
@@ -353,6 +353,7 @@ def _grade(mode: str) -> dict:
         return {"mode": mode, "returncode": done.returncode, "stdout": done.stdout, "stderr": done.stderr,
                 "seconds": seconds, "grades": _read_grades(course), "max_score": plan.max_score,
                 "feedback": feedback, "autograded": autograded, "connected": connected,
+                "grades_csv": (course / "grades.csv").read_text() if (course / "grades.csv").exists() else "",
                 "grader_before": before["grader"], "grader_after": _digest(repo),
                 "shm_new": sorted(_host_shm_keys() - before["shm"]),
                 "run_lock": Path("/run/lock/gd-hostile").exists(),
@@ -400,6 +401,12 @@ def test_the_older_red_teams_tampering_scores_nothing_in_this_mode_too(hostile):
         expected = hostile["max_score"] if student in full else 0
         assert _score(hostile, student) == expected, (student, hostile["mode"])
     assert "symlink" not in hostile["grades"] or _score(hostile, "symlink") == 0
+    # folder names that once stopped a batch or forged a row: refused, or recorded inert
+    assert not any(k in hostile["grades"] for k in ("linked-folder", "bad\nid", "bad", "id", "caf\xe9"))
+    formula = [k for k in hostile["grades"] if k.lstrip("'") == FORMULA_ID]
+    assert formula and float(hostile["grades"][formula[0]]["score"]) == hostile["max_score"], hostile["grades"].keys()
+    rows = list(csv.reader(io.StringIO(hostile["grades_csv"])))
+    assert len({len(row) for row in rows}) == 1, rows  # no forged or broken row
     secrets = _outputs(hostile, "read-secrets")
     assert "FOUND 0 []" in secrets and "WROTE" not in secrets, secrets[-2000:]
     assert "PWNED" not in _outputs(hostile, "shadow-files")
@@ -450,7 +457,8 @@ def test_a_sandbox_cannot_kill_the_others(hostile):
 def test_host_ipc_sockets_run_and_network_are_unreachable(hostile):
     text = _outputs(hostile, "host")
     assert "SHM" in text
-    assert hostile["shm_new"] == [], "a SysV segment outlived the sandbox"
+    # the attack's own key: other tests running beside this one (PostgreSQL) may make segments
+    assert SHM_KEY not in hostile["shm_new"], "a SysV segment outlived the sandbox"
     assert "RUNLOCK wrote" not in text and not hostile["run_lock"]
     assert "NET connected" not in text and not hostile["connected"]
     assert "VENV wrote" not in text and "VENV " in text
