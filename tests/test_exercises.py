@@ -1,8 +1,9 @@
 """The exercises through nbgrader itself.
 
-For every assignment, a temporary copy of the course (nbgrader_config.py + solutions/<id>) is
-released with ``nbgrader generate_assignment`` and graded with ONE ``nbgrader autograde`` call
-for all its submissions:
+A temporary copy of the course (nbgrader_config.py + solutions/) is released with
+``nbgrader generate_assignment`` (every assignment by one nbgrader process, once per session), and
+each assignment is graded in a copy of it (its gradebook and release) with ONE ``nbgrader
+autograde`` call for all its submissions:
 
 - ``reference``: the answer cells of the source notebook -> full marks;
 - ``blank``: the student version untouched -> zero;
@@ -149,10 +150,25 @@ def output_text(cell) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(parts))
 
 
-def grade(assignment: str, course: Path) -> dict:
-    """Release, submit, autograde and read back one assignment; return the results as JSON data."""
+def released(root: Path) -> Path:
+    """The course folder where every assignment was released by ONE ``generate_assignment``
+    process (tools/make_exercises.generate_all), shared by the session's workers under a lock."""
+    course = root / "released"
+    with locked(root / "released.lock", block=True):
+        if not (course / "done").exists():
+            shutil.rmtree(course, ignore_errors=True)
+            make_exercises.generate_all(ASSIGNMENTS, course)
+            (course / "done").write_text("")
+    return course
+
+
+def grade(assignment: str, course: Path, releases: Path) -> dict:
+    """Submit, autograde and read back one assignment released in ``releases`` (its gradebook
+    knows every assignment); return the results as JSON data."""
     make_exercises.make_course(course, [assignment])
-    release = make_exercises.generate(course, assignment)
+    shutil.copyfile(releases / "gradebook.db", course / "gradebook.db")
+    shutil.copytree(releases / "release" / assignment, course / "release" / assignment)
+    release = course / "release" / assignment / f"{assignment}.ipynb"
     nb = wv.read(assignment)
     submissions = plan(assignment)
     students = {"reference": {}, "blank": None}
@@ -293,7 +309,7 @@ def graded(tmp_path_factory):
                     return
                 course = root / f"course-{assignment}-{os.getpid()}"
                 try:
-                    data = json.dumps(grade(assignment, course))
+                    data = json.dumps(grade(assignment, course, released(root)))
                     result(assignment).write_text(data)
                     keep_results(assignment, kept, data)
                 finally:

@@ -3,7 +3,8 @@
 For every source notebook ``solutions/<id>/<id>.ipynb`` (or the ids given): plant any missing
 marker (tools/plant_markers.py), copy ``nbgrader_config.py`` and ``solutions/<id>`` into a
 temporary course folder with its own gradebook, run ``nbgrader generate_assignment <id> --force``
-there, and copy ``release/<id>/<id>.ipynb`` to ``exercises/<id>/<id>.ipynb``. Nothing else ever
+there (for all the ids in one Python process: nbgrader's start-up, not the generation, is what
+takes seconds), and copy ``release/<id>/<id>.ipynb`` to ``exercises/<id>/<id>.ipynb``. Nothing else ever
 writes exercises/; an instructor's gradebook is never touched. ``make exercises`` runs this.
 
 Usage::
@@ -22,7 +23,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -61,19 +61,33 @@ def nbgrader(course: Path, *args: str, env: dict | None = None) -> subprocess.Co
     return done
 
 
-def generate(course: Path, assignment: str) -> Path:
-    """``nbgrader generate_assignment`` in ``course``; return the student notebook it wrote."""
-    nbgrader(course, "generate_assignment", assignment, "--force")
-    return course / "release" / assignment / f"{assignment}.ipynb"
+# ``nbgrader generate_assignment <id> --force`` for each id, as nbgrader's command line runs it
+# (the same application class, the course's nbgrader_config.py), in one process.
+_GENERATE_ALL = """
+import sys
+from nbgrader.apps.generateassignmentapp import GenerateAssignmentApp
+for assignment in sys.argv[1:]:
+    app = GenerateAssignmentApp()
+    app.initialize([assignment, "--force"])
+    app.start()
+"""
 
 
 def generate_all(ids: list[str], workdir: Path, root: Path = REPO_ROOT) -> dict[str, Path]:
-    """Generate every assignment in its own course folder under ``workdir`` (two at a time)."""
-    def one(assignment: str) -> tuple[str, Path]:
-        course = make_course(workdir / assignment, [assignment], root)
-        return assignment, generate(course, assignment)
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(pool.map(one, ids))
+    """Generate every assignment of ``ids`` in one course folder ``workdir`` (one gradebook,
+    as an instructor's) by one nbgrader process; return ``{id: student notebook}``."""
+    course = make_course(workdir, ids, root)
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
+    done = subprocess.run([sys.executable, "-c", _GENERATE_ALL, *ids], cwd=course, env=env,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"nbgrader generate_assignment failed in {course}:\n{done.stdout}{done.stderr}")
+    releases = {assignment: course / "release" / assignment / f"{assignment}.ipynb" for assignment in ids}
+    missing = [str(path) for path in releases.values() if not path.is_file()]
+    if missing:
+        raise RuntimeError(f"nbgrader generate_assignment wrote no {', '.join(missing)}:\n{done.stderr}")
+    return releases
 
 
 def cell_sources(path: Path) -> list[tuple[str, str]]:
