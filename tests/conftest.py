@@ -4,7 +4,11 @@ missing, the tests FAIL with the command to run; they never skip."""
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
+import json
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -54,6 +58,26 @@ def load_tool(name: str):
 def course() -> dict:
     """course.yml, the course's addresses (book, student and instructor repositories, branch)."""
     return load_tool("course_config").load(environ={})
+
+
+@pytest.fixture(scope="session")
+def shared(tmp_path_factory):
+    """Build something once per session for every xdist worker; returns ``once(name, build)``."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the workers' base folders are siblings
+
+    def once(name: str, build) -> dict:
+        result = root / f"{name}.json"
+        with open(root / f"{name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not result.exists():
+                folder = root / name
+                shutil.rmtree(folder, ignore_errors=True)
+                folder.mkdir()
+                result.write_text(json.dumps(build(folder)))
+        return json.loads(result.read_text())
+    return once
 
 
 def toc_files(toc: dict) -> list[str]:

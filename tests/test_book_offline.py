@@ -3,7 +3,9 @@
 The book is served from 127.0.0.1 on a free port; every request of every page is recorded and any
 request to another host is blocked and fails the test. Pages with maths must be typeset by the
 book's own MathJax (an ``mjx-container`` appears), no page may log a console error, and the
-search page must find a word. Screenshots go to pytest's tmp_path.
+search page must find a word. One test per page, so pytest-xdist shares the pages between its
+workers; a screenshot of each page's first screen goes to pytest's tmp_path (a full-page one
+costs seconds per long chapter and is never read by a test).
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import yaml
 
 from browser_support import chromium, is_local, open_offline, serve
+from conftest import REPO_ROOT, toc_files
 
 pytestmark = [pytest.mark.book, pytest.mark.browser]
 
 MATHJAX_TIMEOUT_MS = 30_000
+PAGES = toc_files(yaml.safe_load((REPO_ROOT / "_toc.yml").read_text()))
 
 
 @pytest.fixture(scope="module")
@@ -42,23 +47,25 @@ def page_has_maths(book_html: Path, docname: str) -> bool:
     return 'class="math' in (book_html / f"{docname}.html").read_text(encoding="utf-8")
 
 
-def test_every_page_is_offline_and_typeset(browser, book_url, book_html, toc_pages, tmp_path):
-    problems, typeset_pages = [], 0
-    for docname in toc_pages:
-        page, requests, foreign, errors = open_page(browser, f"{book_url}/{docname}.html")
-        try:
-            others = foreign + [u for u in requests if not is_local(u) and u not in foreign]
-            problems += [f"{docname}: request to another host: {u}" for u in others]
-            problems += [f"{docname}: console error: {e}" for e in errors]
-            if page_has_maths(book_html, docname):
-                page.wait_for_selector("mjx-container", state="attached", timeout=MATHJAX_TIMEOUT_MS)
-                typeset_pages += 1
-            assert any(urlsplit(u).path.endswith(f"/{docname}.html") for u in requests)
-            page.screenshot(path=str(tmp_path / f"{docname.replace('/', '__')}.png"), full_page=True)
-        finally:
-            page.context.close()
+def test_there_are_pages_with_maths(book_html):
+    assert any(page_has_maths(book_html, docname) for docname in PAGES), \
+        "no page with maths was found: the introduction has some"
+
+
+@pytest.mark.parametrize("docname", PAGES)
+def test_the_page_is_offline_and_typeset(browser, book_url, book_html, docname, tmp_path):
+    page, requests, foreign, errors = open_page(browser, f"{book_url}/{docname}.html")
+    try:
+        others = foreign + [u for u in requests if not is_local(u) and u not in foreign]
+        problems = [f"request to another host: {u}" for u in others]
+        problems += [f"console error: {e}" for e in errors]
+        if page_has_maths(book_html, docname):
+            page.wait_for_selector("mjx-container", state="attached", timeout=MATHJAX_TIMEOUT_MS)
+        assert any(urlsplit(u).path.endswith(f"/{docname}.html") for u in requests)
+        page.screenshot(path=str(tmp_path / f"{docname.replace('/', '__')}.png"))
+    finally:
+        page.context.close()
     assert not problems, "\n".join(problems)
-    assert typeset_pages, "no page with maths was found: the introduction has some"
 
 
 def test_mathjax_comes_from_the_book(browser, book_url, book_html, toc_pages):

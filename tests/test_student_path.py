@@ -221,26 +221,6 @@ def base_python() -> str:
     return found
 
 
-@pytest.fixture(scope="session")
-def shared(tmp_path_factory):
-    """Build something once per session for every xdist worker; returns ``once(name, build)``."""
-    root = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent  # the workers' base folders are siblings
-
-    def once(name: str, build) -> dict:
-        result = root / f"{name}.json"
-        with open(root / f"{name}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            if not result.exists():
-                folder = root / name
-                shutil.rmtree(folder, ignore_errors=True)
-                folder.mkdir()
-                result.write_text(json.dumps(build(folder)))
-        return json.loads(result.read_text())
-    return once
-
-
 # --- the plain chapters ------------------------------------------------------------------------
 
 
