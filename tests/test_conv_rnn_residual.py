@@ -448,3 +448,38 @@ def test_copy_is_independent():
         for key in model.params:
             twin.params[key] += 1.0
             assert not np.allclose(twin.params[key], model.params[key])
+
+
+# -- evaluate: fit's per-epoch record from one forward pass ----------------------------------------
+
+def _evaluate_cases():
+    rng = np.random.default_rng(5)
+    images, labels = rng.normal(size=(40, 2 * 6 * 5)), rng.integers(0, 3, size=40)
+    tokens = rng.integers(0, 7, size=(30, 6))
+    return [
+        (CNN((2, 6, 5), num_filters=3, hidden=5, num_classes=3, rng=1, l1=0.01, l2=0.02, dropout=0.5),
+         images, labels),
+        (CNN((2, 6, 5), num_filters=3, hidden=5, num_classes=3, rng=2), images.reshape(40, 2, 6, 5), labels),
+        (ResidualMLP(60, 5, 2, 3, rng=0), images, labels),
+        (RNNClassifier(7, 4, 3, rng=0, embed_dim=3, dropout=0.5), tokens, labels[:30]),
+    ]
+
+
+@pytest.mark.parametrize("case", range(4))
+def test_evaluate_gives_the_loss_and_score_of_loss_and_grads_and_score_exactly(case):
+    model, X, y = _evaluate_cases()[case]
+    expected = (float(model.loss_and_grads(X, y, rng=None, train=False)[0]), model.score(X, y))
+    assert model.evaluate(X, y) == expected
+    with pytest.raises(ValueError, match="y"):
+        model.evaluate(X, np.full(len(y), 99))
+
+
+def test_evaluate_uses_a_subclass_own_loss():
+    class Shifted(CNN):
+        def loss_and_grads(self, X, y, *, rng=None, train=True):
+            loss, grads = super().loss_and_grads(X, y, rng=rng, train=train)
+            return loss + 1.0, grads
+
+    model, X, y = _evaluate_cases()[1]
+    shifted = Shifted((2, 6, 5), num_filters=3, hidden=5, num_classes=3, rng=2)
+    assert shifted.evaluate(X, y)[0] == model.evaluate(X, y)[0] + 1.0

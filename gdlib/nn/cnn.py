@@ -31,8 +31,9 @@ def _activation_pair(activation):
     return get_activation(activation)
 
 
-def _add_penalties(params: dict, grads: dict, l1: float, l2: float) -> float:
-    r"""Add the penalties' (sub)gradients on the weights ``W*`` to ``grads``; return their value.
+def _add_penalties(params: dict, grads: dict | None, l1: float, l2: float) -> float:
+    r"""The penalties' value; their (sub)gradients on the weights ``W*`` are added to ``grads``
+    unless it is None.
 
     :math:`\frac{\lambda_2}{2}\sum\lVert W\rVert_F^2 + \lambda_1 \sum \lVert W \rVert_1`, with
     gradient :math:`\lambda_2 W + \lambda_1 \operatorname{sign}(W)` and sign(0) = 0, as
@@ -45,10 +46,12 @@ def _add_penalties(params: dict, grads: dict, l1: float, l2: float) -> float:
             continue
         if l2 > 0:
             total += 0.5 * l2 * float(np.vdot(W, W))
-            grads[key] = grads[key] + l2 * W
+            if grads is not None:
+                grads[key] = grads[key] + l2 * W
         if l1 > 0:
             total += l1 * float(np.abs(W).sum())
-            grads[key] = grads[key] + l1 * np.sign(W)
+            if grads is not None:
+                grads[key] = grads[key] + l1 * np.sign(W)
     return total
 
 
@@ -205,6 +208,10 @@ class CNN(LogitClassifier):
     def forward(self, X) -> np.ndarray:
         """The logits (n, num_classes), without dropout."""
         return self._forward(self._images(X), None)[0]
+
+    def _penalty(self) -> float:
+        """The value of the L1 and L2 penalties (what ``loss_and_grads`` adds to the loss)."""
+        return _add_penalties(self.params, None, self.l1, self.l2)
 
     def layer_keys(self) -> dict[str, tuple[str, str]]:
         """``{"conv": ("W1", "b1"), "hidden": ("W2", "b2"), "output": ("W3", "b3")}``."""
