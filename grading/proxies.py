@@ -46,18 +46,7 @@ def _forbidden_watcher():
 
 def _grader_namedtuple(module: str, name: str, fields: tuple):
     """The grader's own class for a named tuple of gdlib (``AdamState``), if the fields agree."""
-    if not (module == "gdlib" or module.startswith("gdlib.")):
-        return None
-    cls = getattr(sys.modules.get(module), name, None)
-    if cls is None:
-        try:
-            import importlib
-            cls = getattr(importlib.import_module(module), name, None)
-        except ImportError:
-            return None
-    if isinstance(cls, type) and issubclass(cls, tuple) and getattr(cls, "_fields", None) == fields:
-        return cls
-    return None
+    return codec.gdlib_namedtuple(module, name, fields, load=True)
 
 
 _CLASSES: dict[tuple[str, bool], type] = {}

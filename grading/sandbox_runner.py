@@ -51,7 +51,7 @@ class Runner:
         self.refs = codec.RefTable()
         max_bytes = int(config.get("max_bytes", 256 << 20))
         self.codec = codec.Codec(self.refs, self._grader_object, self._own, trusted=True,
-                                 resolve_namedtuple=_local_namedtuple, max_bytes=max_bytes,
+                                 resolve_namedtuple=codec.gdlib_namedtuple, max_bytes=max_bytes,
                                  signatures=True)
         # fingerprints of arguments must not drain an iterator the call has yet to read
         self.snap_codec = codec.Codec(self.refs, self._grader_object, self._own, trusted=True,
@@ -322,15 +322,6 @@ class GraderObject:
 # A student's code (and its error messages) sees what it would see in a notebook: a function, not
 # the grader's machinery ("'function' object has no attribute '__code__'").
 GraderObject.__name__ = GraderObject.__qualname__ = "function"
-
-
-def _local_namedtuple(module: str, name: str, fields: tuple):
-    if not (module == "gdlib" or module.startswith("gdlib.")):
-        return None
-    cls = getattr(sys.modules.get(module), name, None)
-    if isinstance(cls, type) and issubclass(cls, tuple) and getattr(cls, "_fields", None) == fields:
-        return cls
-    return None
 
 
 def _rebuild_exception(exc: dict) -> BaseException:
