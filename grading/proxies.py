@@ -283,17 +283,21 @@ class Bridge:
             with self._machinery():
                 self._drain()
         self.sandbox.send(header, blobs)
+        reply, rblobs = self._reply()
+        op = reply.get("op")
+        if op in ("result", "error"):
+            return reply, rblobs
+        self.sandbox.stop()
+        raise SandboxDied(f"the sandbox broke the protocol (sent {str(op)[:40]!r})")
+
+    def _reply(self) -> tuple[dict, list[bytes]]:
+        """The sandbox's next message that is not a callback, serving the callbacks before it."""
         while True:
             reply, rblobs = self.sandbox.receive(self.deadline)
             self._note_flags(reply)
-            op = reply.get("op")
-            if op in ("result", "error"):
+            if reply.get("op") != "callback":
                 return reply, rblobs
-            if op == "callback":
-                self.sandbox.send(*self._serve_callback(reply, rblobs))
-            else:
-                self.sandbox.stop()
-                raise SandboxDied(f"the sandbox broke the protocol (sent {str(op)[:40]!r})")
+            self.sandbox.send(*self._serve_callback(reply, rblobs))
 
     def _serve_callback(self, header: dict, blobs) -> tuple[dict, list[bytes]]:
         try:
@@ -427,22 +431,16 @@ class Bridge:
         the request's final reply. Serves the sandbox's callbacks meanwhile."""
         stream = self._stream
         try:
-            while True:
-                reply, rblobs = self.sandbox.receive(self.deadline)
-                self._note_flags(reply)
-                op = reply.get("op")
-                if op == "callback":
-                    self.sandbox.send(*self._serve_callback(reply, rblobs))
-                elif op == "item" and stream["count"] < stream["most"]:
-                    stream["count"] += 1
-                    return reply, rblobs
-                elif op == "result" and reply.get("done") == stream["count"] >= 1:
-                    self._stream = None
-                    return None
-                else:
-                    self.sandbox.stop()
-                    raise SandboxDied(f"the sandbox broke the protocol (sent {str(op)[:40]!r} "
-                                      "during calls)")
+            reply, rblobs = self._reply()
+            op = reply.get("op")
+            if op == "item" and stream["count"] < stream["most"]:
+                stream["count"] += 1
+                return reply, rblobs
+            if op == "result" and reply.get("done") == stream["count"] >= 1:
+                self._stream = None
+                return None
+            self.sandbox.stop()
+            raise SandboxDied(f"the sandbox broke the protocol (sent {str(op)[:40]!r} during calls)")
         except BaseException:
             self._stream = None
             raise
