@@ -68,9 +68,6 @@ class BatchReport:
     workers: int = 0
     scheduler: str = ""                   # the Dask scheduler that graded (grading/distributed.py)
 
-    def by_student(self) -> dict[str, Result]:
-        return {r.student: r for r in self.results}
-
 
 def _record(writer, course, result: Result, folder: Path, notebooks: dict, assignment: str) -> Result:
     """Commit ``result`` to the gradebook; what cannot be recorded becomes that student's status

@@ -86,6 +86,23 @@ def course_function(v) -> tuple[str, str] | None:
     return None
 
 
+def gdlib_namedtuple(module: str, name: str, fields: tuple, *, load: bool = False):
+    """This process's class for a named tuple of gdlib (``AdamState``), if the fields agree;
+    with ``load``, its module is imported when it is not yet."""
+    if not (module == "gdlib" or module.startswith("gdlib.")):
+        return None
+    cls = getattr(sys.modules.get(module), name, None)
+    if cls is None and load:
+        try:
+            import importlib
+            cls = getattr(importlib.import_module(module), name, None)
+        except ImportError:
+            return None
+    if isinstance(cls, type) and issubclass(cls, tuple) and getattr(cls, "_fields", None) == fields:
+        return cls
+    return None
+
+
 _COURSE_CLASSES: dict[type, tuple[type, tuple[str, str] | None]] = {}
 
 

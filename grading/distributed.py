@@ -61,10 +61,10 @@ class ClusterError(RuntimeError):
     """The Dask cluster cannot grade this batch (no scheduler, workers running other code)."""
 
 
-def code_digest(root: Path = REPO_ROOT) -> str:
+def code_digest() -> str:
     """SHA-256 of the code that decides a grade: grading/*.py and what ``prepare_runtime`` copies
     into the sandboxes (gdlib, gdcheck). Main process and workers must agree."""
-    digest = hashlib.sha256()
+    digest, root = hashlib.sha256(), REPO_ROOT
     files = sorted(Path(root, "grading").glob("*.py"))
     for package in ("gdlib", "gdcheck"):
         files += sorted(p for p in Path(root, package).rglob("*") if p.is_file()

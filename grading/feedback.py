@@ -19,7 +19,6 @@ from __future__ import annotations
 import copy
 import html
 import re
-from pathlib import Path
 
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool, Dict
@@ -166,15 +165,10 @@ def generate(course, assignment: str, student: str, secrets: list[str], titles: 
 
 def write_unreadable(course, assignment: str, student: str, notebooks: list[str], reason: str) -> list[str]:
     """A short feedback page for a submission that could not be graded."""
-    from .feedback_pages import simple_page
+    from .feedback_pages import simple_page, write_pages
     folder = course.folder("feedback_directory", student, assignment)
     folder.mkdir(parents=True, exist_ok=True)
     body = simple_page(f"{assignment}: not graded", f"<p>Your submission could not be graded: "
                         f"{html.escape(reason)}.</p><p>Score: 0. Please check the file and ask your "
                         "instructor.</p>")
-    paths = []
-    for name in notebooks:
-        path = Path(folder) / f"{name}.html"
-        path.write_text(body, encoding="utf-8")
-        paths.append(str(path))
-    return paths
+    return write_pages(folder, notebooks, body)

@@ -199,10 +199,14 @@ def write_missing(course, assignment: str, student: str, notebooks: list[str],
             "nothing to grade, so this assignment has no score yet.</p><p>If you did submit it, "
             "please tell your instructor (and keep your notebook).</p>"
             + chapter_paragraph(assignment, book_url, folder))
-    page = simple_page(f"{assignment}: no submission", body)
+    return write_pages(folder, notebooks, simple_page(f"{assignment}: no submission", body))
+
+
+def write_pages(folder, notebooks: list[str], page: str) -> list[str]:
+    """``page`` as ``<notebook>.html`` in ``folder`` for every notebook; the paths written."""
     paths = []
     for name in notebooks:
-        path = folder / f"{name}.html"
+        path = Path(folder) / f"{name}.html"
         path.write_text(page, encoding="utf-8")
         paths.append(str(path))
     return paths

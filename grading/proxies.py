@@ -46,18 +46,7 @@ def _forbidden_watcher():
 
 def _grader_namedtuple(module: str, name: str, fields: tuple):
     """The grader's own class for a named tuple of gdlib (``AdamState``), if the fields agree."""
-    if not (module == "gdlib" or module.startswith("gdlib.")):
-        return None
-    cls = getattr(sys.modules.get(module), name, None)
-    if cls is None:
-        try:
-            import importlib
-            cls = getattr(importlib.import_module(module), name, None)
-        except ImportError:
-            return None
-    if isinstance(cls, type) and issubclass(cls, tuple) and getattr(cls, "_fields", None) == fields:
-        return cls
-    return None
+    return codec.gdlib_namedtuple(module, name, fields, load=True)
 
 
 _CLASSES: dict[tuple[str, bool], type] = {}
@@ -294,17 +283,21 @@ class Bridge:
             with self._machinery():
                 self._drain()
         self.sandbox.send(header, blobs)
+        reply, rblobs = self._reply()
+        op = reply.get("op")
+        if op in ("result", "error"):
+            return reply, rblobs
+        self.sandbox.stop()
+        raise SandboxDied(f"the sandbox broke the protocol (sent {str(op)[:40]!r})")
+
+    def _reply(self) -> tuple[dict, list[bytes]]:
+        """The sandbox's next message that is not a callback, serving the callbacks before it."""
         while True:
             reply, rblobs = self.sandbox.receive(self.deadline)
             self._note_flags(reply)
-            op = reply.get("op")
-            if op in ("result", "error"):
+            if reply.get("op") != "callback":
                 return reply, rblobs
-            if op == "callback":
-                self.sandbox.send(*self._serve_callback(reply, rblobs))
-            else:
-                self.sandbox.stop()
-                raise SandboxDied(f"the sandbox broke the protocol (sent {str(op)[:40]!r})")
+            self.sandbox.send(*self._serve_callback(reply, rblobs))
 
     def _serve_callback(self, header: dict, blobs) -> tuple[dict, list[bytes]]:
         try:
@@ -438,22 +431,16 @@ class Bridge:
         the request's final reply. Serves the sandbox's callbacks meanwhile."""
         stream = self._stream
         try:
-            while True:
-                reply, rblobs = self.sandbox.receive(self.deadline)
-                self._note_flags(reply)
-                op = reply.get("op")
-                if op == "callback":
-                    self.sandbox.send(*self._serve_callback(reply, rblobs))
-                elif op == "item" and stream["count"] < stream["most"]:
-                    stream["count"] += 1
-                    return reply, rblobs
-                elif op == "result" and reply.get("done") == stream["count"] >= 1:
-                    self._stream = None
-                    return None
-                else:
-                    self.sandbox.stop()
-                    raise SandboxDied(f"the sandbox broke the protocol (sent {str(op)[:40]!r} "
-                                      "during calls)")
+            reply, rblobs = self._reply()
+            op = reply.get("op")
+            if op == "item" and stream["count"] < stream["most"]:
+                stream["count"] += 1
+                return reply, rblobs
+            if op == "result" and reply.get("done") == stream["count"] >= 1:
+                self._stream = None
+                return None
+            self.sandbox.stop()
+            raise SandboxDied(f"the sandbox broke the protocol (sent {str(op)[:40]!r} during calls)")
         except BaseException:
             self._stream = None
             raise

@@ -141,16 +141,20 @@ def merge_rows(old: dict[str, dict], new: list[dict], *, full: bool, keep: set[s
     return [merged[k] for k in sorted(merged)]
 
 
-def write_rows(path: Path, rows: list[dict]) -> None:
-    """Write report rows (already neutralised) to ``path``, atomically."""
+def _write_csv(path: Path, header, rows) -> None:
+    """Write ``header`` and ``rows`` (lists of cells) to the CSV file ``path``, atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(path.name + ".tmp")
     with open(temp, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(REPORT_FIELDS)
-        for row in rows:
-            writer.writerow([row.get(name, "") for name in REPORT_FIELDS])
+        writer.writerow(header)
+        writer.writerows(rows)
     temp.replace(path)
+
+
+def write_rows(path: Path, rows: list[dict]) -> None:
+    """Write report rows (already neutralised) to ``path``, atomically."""
+    _write_csv(path, REPORT_FIELDS, ([row.get(name, "") for name in REPORT_FIELDS] for row in rows))
 
 
 def gradebook_ids(snap: Snapshot) -> dict[str, str]:
@@ -183,17 +187,13 @@ def write_grades(path: Path, rows: list[dict], snap: Snapshot) -> None:
     grades included) where it has one; no score for ``missing``, ``refused`` and
     ``not recorded``."""
     ids = gradebook_ids(snap)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(path.name + ".tmp")
-    with open(temp, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(GRADES_FIELDS)
-        for row in rows:
-            info = snap.submissions.get(ids.get(row["student"], ""))
-            if info is not None and row["status"] not in (MISSING, "refused", "not recorded"):
-                score, max_score = _fmt(info["score"]), _fmt(info["max_score"])
-            else:
-                score = "" if row["status"] in (MISSING, "refused", "not recorded") else row["score"]
-                max_score = row["max_score"]
-            writer.writerow([row["student"], row["status"], score, max_score])
-    temp.replace(path)
+    cells = []
+    for row in rows:
+        info = snap.submissions.get(ids.get(row["student"], ""))
+        if info is not None and row["status"] not in (MISSING, "refused", "not recorded"):
+            score, max_score = _fmt(info["score"]), _fmt(info["max_score"])
+        else:
+            score = "" if row["status"] in (MISSING, "refused", "not recorded") else row["score"]
+            max_score = row["max_score"]
+        cells.append([row["student"], row["status"], score, max_score])
+    _write_csv(path, GRADES_FIELDS, cells)

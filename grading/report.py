@@ -1,29 +1,27 @@
-"""The per-student report: a progress bar while grading, a summary table, and a CSV copy."""
+"""The per-student report: a progress bar while grading, and a summary table."""
 
 from __future__ import annotations
 
-import csv
 import shutil
 import sys
 import time
-from pathlib import Path
 
 
 class Progress:
     """``[#####.....] 12/40 graded  3 flagged  0:25`` on stderr, redrawn in place on a terminal."""
 
-    def __init__(self, total: int, stream=None):
-        self.total, self.stream = max(total, 1), stream or sys.stderr
+    def __init__(self, total: int):
+        self.total, self.stream = max(total, 1), sys.stderr
         self.started = time.monotonic()
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.last_line = -1
 
-    def show(self, done: int, counts: dict[str, int], what: str = "graded") -> None:
+    def show(self, done: int, counts: dict[str, int]) -> None:
         width = 30
         filled = int(width * done / self.total)
         elapsed = int(time.monotonic() - self.started)
         extra = "  ".join(f"{n} {status}" for status, n in sorted(counts.items()) if status != "graded" and n)
-        line = (f"[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} {what}"
+        line = (f"[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} graded"
                 f"{'  ' + extra if extra else ''}  {elapsed // 60}:{elapsed % 60:02d}")
         if self.tty:
             self.stream.write("\r" + line[:shutil.get_terminal_size().columns - 1].ljust(20))
@@ -55,9 +53,10 @@ def spreadsheet_cell(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def table(results, feedback: dict | None = None, width: int = 110) -> str:
-    """One row per student: status, score, and the reason (wrapped to ``width``)."""
+def table(results, feedback: dict | None = None) -> str:
+    """One row per student: status, score, and the reason (wrapped to 110 columns)."""
     import textwrap
+    width = 110
     rows = [("student", "status", "score", "reason")]
     for r in sorted(results, key=lambda r: r.student):
         reason = r.reason
@@ -82,12 +81,3 @@ def table(results, feedback: dict | None = None, width: int = 110) -> str:
     lines.append(", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no submissions")
     return "\n".join(lines)
 
-
-def write_csv(results, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["student", "status", "score", "max_score", "reason", "seconds"])
-        for r in sorted(results, key=lambda r: r.student):
-            writer.writerow([spreadsheet_cell(r.student), r.status, _fmt(r.score), _fmt(r.max_score), spreadsheet_cell(r.reason),
-                             f"{r.seconds:.1f}"])

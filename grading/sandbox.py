@@ -369,11 +369,11 @@ class Sandbox:
     """One student's sandbox process and the socket to it."""
 
     def __init__(self, iso: Isolation, slot: int, *, memory_mb: int, output_limit: int = 100_000,
-                 max_message_mb: int = 256, use_zygote: bool = True):
+                 use_zygote: bool = True):
         self.iso, self.slot, self.memory_mb = iso, slot, memory_mb
         self.uid = iso.uid_base + slot if iso.as_root else os.getuid()
         self.box = bubblewrap.BOX if iso.bubblewrap else os.path.join(iso.runtime, f"box-{slot}")
-        self.output_limit, self.max_bytes = output_limit, max_message_mb << 20
+        self.output_limit, self.max_bytes = output_limit, 256 << 20  # the largest message accepted
         self.use_zygote = use_zygote
         self.pid: int | None = None
         self.process: subprocess.Popen | None = None   # when started without the zygote

@@ -16,8 +16,7 @@ with the instructor's files hidden) and talks to the grader over one socket
 - ``getattr`` on a referenced object;
 - ``globals``: read or set global names of a student's function (what ``fn.__globals__`` gives a
   check in a plain notebook), or *lend* it gdlib's reference of a helper: while a check runs
-  ``train``, its ``iterate_minibatches`` is gdlib's, run here, outside the delegation watch;
-- ``shutdown``.
+  ``train``, its ``iterate_minibatches`` is gdlib's, run here, outside the delegation watch.
 
 Test cells never come here: the grader runs them in its own process, so nothing in this process
 can see, rewrite or intercept them. What this program reports about tampering (a replaced numpy
@@ -52,7 +51,7 @@ class Runner:
         self.refs = codec.RefTable()
         max_bytes = int(config.get("max_bytes", 256 << 20))
         self.codec = codec.Codec(self.refs, self._grader_object, self._own, trusted=True,
-                                 resolve_namedtuple=_local_namedtuple, max_bytes=max_bytes,
+                                 resolve_namedtuple=codec.gdlib_namedtuple, max_bytes=max_bytes,
                                  signatures=True)
         # fingerprints of arguments must not drain an iterator the call has yet to read
         self.snap_codec = codec.Codec(self.refs, self._grader_object, self._own, trusted=True,
@@ -104,8 +103,6 @@ class Runner:
                     header, blobs = protocol.recv(self.sock)
                 except protocol.PeerClosed:
                     return
-            if header.get("op") == "shutdown":
-                return
             self.dispatch(header, blobs)
 
     def dispatch(self, header: dict, blobs) -> None:
@@ -113,7 +110,7 @@ class Runner:
         if op == "stop":  # for a batch of calls that ended before it came: nothing to stop
             return
         handler = {"exec": self.op_exec, "resolve": self.op_resolve, "call": self.op_call, "calls": self.op_calls,
-                   "getattr": self.op_getattr, "globals": self.op_globals, "ping": lambda h, b: ({"op": "result"}, [])}.get(op)
+                   "getattr": self.op_getattr, "globals": self.op_globals}.get(op)
         if handler is None:
             reply, rblobs = {"op": "error", "exc": {"type": "ValueError", "message": f"unknown op {op!r}"}}, []
         else:
@@ -327,15 +324,6 @@ class GraderObject:
 GraderObject.__name__ = GraderObject.__qualname__ = "function"
 
 
-def _local_namedtuple(module: str, name: str, fields: tuple):
-    if not (module == "gdlib" or module.startswith("gdlib.")):
-        return None
-    cls = getattr(sys.modules.get(module), name, None)
-    if isinstance(cls, type) and issubclass(cls, tuple) and getattr(cls, "_fields", None) == fields:
-        return cls
-    return None
-
-
 def _rebuild_exception(exc: dict) -> BaseException:
     import builtins
     cls = getattr(builtins, str(exc.get("type", "")), None)
@@ -360,7 +348,7 @@ def _make_shell():
 
 
 def run(sock: socket.socket) -> None:
-    """Serve the grader on ``sock`` until it says shutdown or goes away."""
+    """Serve the grader on ``sock`` until it goes away."""
     header, _ = protocol.recv(sock)
     import gdcheck  # noqa: F401  (loaded before any student code, so its snapshot is the real one)
     try:

@@ -149,13 +149,10 @@ def book_labels() -> dict[str, tuple[str, str]]:
         if not path.is_file():
             continue
         title = chapter_title(docname)
-        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
-            if cell.get("cell_type") == "markdown":
-                source = cell["source"]
-                source = "".join(source) if isinstance(source, list) else source
-                for m in TARGET_HEADING.finditer(source):
-                    heading = m.group("heading").strip()
-                    labels[m.group("label")] = (docname, "" if heading == title else heading)
+        for source in _markdown_sources(docname):
+            for m in TARGET_HEADING.finditer(source):
+                heading = m.group("heading").strip()
+                labels[m.group("label")] = (docname, "" if heading == title else heading)
     return labels
 
 
@@ -207,31 +204,30 @@ class Section:
 
 
 @functools.lru_cache(maxsize=None)
+def _markdown_sources(docname: str) -> list[str]:
+    """The sources of the markdown cells of ``<repo>/<docname>.ipynb``."""
+    cells = json.loads((REPO_ROOT / f"{docname}.ipynb").read_text(encoding="utf-8"))["cells"]
+    return ["".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            for cell in cells if cell.get("cell_type") == "markdown"]
+
+
 def chapter_title(docname: str) -> str:
     """The first ``# `` heading of ``<repo>/<docname>.ipynb``, or ``""``."""
-    path = REPO_ROOT / f"{docname}.ipynb"
     try:
-        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        sources = _markdown_sources(docname)
     except (OSError, ValueError, KeyError):
         return ""
-    for cell in cells:
-        if cell.get("cell_type") == "markdown":
-            source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-            match = re.search(r"^# +(.+)$", source, re.M)
-            if match:
-                return match.group(1).strip()
+    for source in sources:
+        match = re.search(r"^# +(.+)$", source, re.M)
+        if match:
+            return match.group(1).strip()
     return ""
 
 
 def chapter_headings(docname: str) -> list[str]:
     """Every ``#``..``######`` heading of the chapter ``docname`` (for checks)."""
-    cells = json.loads((REPO_ROOT / f"{docname}.ipynb").read_text(encoding="utf-8"))["cells"]
-    headings = []
-    for cell in cells:
-        if cell.get("cell_type") == "markdown":
-            source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-            headings += [m.group(1).strip() for m in re.finditer(r"^#{1,6} +(.+)$", source, re.M)]
-    return headings
+    return [m.group(1).strip() for source in _markdown_sources(docname)
+            for m in re.finditer(r"^#{1,6} +(.+)$", source, re.M)]
 
 
 def section_for(*, key: str = "", function: str = "", assignment: str = "") -> Section | None:
