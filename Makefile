@@ -122,10 +122,6 @@ publish: $(VENV_STAMP)
 # nbval runs every solutions/ notebook from tests/test_notebooks.py, and
 # tests/test_student_path.py every student chapter and exercise where students run them.
 test: $(VENV_STAMP) $(TORCH_STAMP) chromium postgres bubblewrap
-	@# Bytecode for the course's own packages, written once: every kernel, sandbox and worker
-	@# of the run imports them, and a shell with PYTHONDONTWRITEBYTECODE=1 would otherwise
-	@# compile them again in each (pip compiles what it installs in .venv).
-	@$(PY) -m compileall -q gdlib gdcheck grading tools tests >/dev/null
 	$(MAKE) --no-print-directory book
 	$(MAKE) --no-print-directory student-repo
 	@# One BLAS thread per process: the two xdist workers already use both cores.
