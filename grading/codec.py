@@ -201,13 +201,14 @@ class Codec:
     ``refs`` holds this side's objects that the other side references; ``remote(meta, ref)``
     builds a proxy for the other side's objects; ``own(obj)`` returns the ref id if ``obj`` is a
     proxy of the other side's object (so it travels back as itself), else None.
-    ``trusted`` is False on the grader when decoding what a sandbox sent.
+    Both sides decode alike and never unpickle: a tree holds only plain values, raw array bytes
+    of safe dtypes, named tuples (the class ``resolve_namedtuple`` returns, else a new
+    ``collections.namedtuple``) and references.
     """
 
-    def __init__(self, refs: RefTable, remote, own=lambda obj: None, *, trusted: bool,
-                 resolve_namedtuple=None, max_bytes: int = 1 << 30, drain_iterators: bool = True,
-                 signatures: bool = False):
-        self.refs, self.remote, self.own, self.trusted = refs, remote, own, trusted
+    def __init__(self, refs: RefTable, remote, own=lambda obj: None, *, resolve_namedtuple=None,
+                 max_bytes: int = 1 << 30, drain_iterators: bool = True, signatures: bool = False):
+        self.refs, self.remote, self.own = refs, remote, own
         self.signatures = signatures
         self.resolve_namedtuple = resolve_namedtuple or (lambda module, name, fields: None)
         self.max_bytes = max_bytes

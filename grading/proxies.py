@@ -246,9 +246,9 @@ class Bridge:
     def __init__(self, sandbox: Sandbox):
         self.sandbox = sandbox
         self.refs = codec.RefTable()
-        self.codec = codec.Codec(self.refs, self._remote, self._own, trusted=False,
+        self.codec = codec.Codec(self.refs, self._remote, self._own,
                                     resolve_namedtuple=_grader_namedtuple, max_bytes=sandbox.max_bytes)
-        self.snap_codec = codec.Codec(self.refs, self._remote, self._own, trusted=False,
+        self.snap_codec = codec.Codec(self.refs, self._remote, self._own,
                                       max_bytes=sandbox.max_bytes, drain_iterators=False)
         self.deadline = float("inf")
         self.generation = 0

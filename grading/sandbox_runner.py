@@ -50,11 +50,11 @@ class Runner:
         self.library_dirs = tuple(config.get("library_dirs", ())) + codec.default_library_dirs()
         self.refs = codec.RefTable()
         max_bytes = int(config.get("max_bytes", 256 << 20))
-        self.codec = codec.Codec(self.refs, self._grader_object, self._own, trusted=True,
+        self.codec = codec.Codec(self.refs, self._grader_object, self._own,
                                  resolve_namedtuple=codec.gdlib_namedtuple, max_bytes=max_bytes,
                                  signatures=True)
         # fingerprints of arguments must not drain an iterator the call has yet to read
-        self.snap_codec = codec.Codec(self.refs, self._grader_object, self._own, trusted=True,
+        self.snap_codec = codec.Codec(self.refs, self._grader_object, self._own,
                                       max_bytes=max_bytes, drain_iterators=False)
         self.calls = 0
         self._static: dict = {}

@@ -37,10 +37,10 @@ pytestmark = pytest.mark.grading
 
 # -- the codec ----------------------------------------------------------------------------------
 
-def _codec(trusted=False):
+def _codec():
     from grading.proxies import _grader_namedtuple
     return codec.Codec(codec.RefTable(), lambda meta, ref: ("remote", meta.get("type"), ref),
-                          trusted=trusted, resolve_namedtuple=_grader_namedtuple)
+                          resolve_namedtuple=_grader_namedtuple)
 
 
 def _roundtrip(value):
