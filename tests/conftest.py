@@ -100,6 +100,11 @@ def toc_files(toc: dict) -> list[str]:
 @pytest.fixture(scope="session")
 def toc_pages() -> list[str]:
     """Docnames listed in _toc.yml, e.g. ``["index", "chapters/01-introduction", ...]``."""
+    return read_toc_pages()
+
+
+def read_toc_pages() -> list[str]:
+    """:func:`toc_pages` outside a fixture (for parametrizing at collection)."""
     return toc_files(yaml.safe_load((REPO_ROOT / "_toc.yml").read_text()))
 
 

@@ -14,15 +14,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import yaml
 
 from browser_support import chromium, is_local, open_offline, serve
-from conftest import REPO_ROOT, toc_files
+from conftest import read_toc_pages
 
 pytestmark = [pytest.mark.book, pytest.mark.browser]
 
 MATHJAX_TIMEOUT_MS = 30_000
-PAGES = toc_files(yaml.safe_load((REPO_ROOT / "_toc.yml").read_text()))
+PAGES = read_toc_pages()
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,9 @@
 For every source notebook ``solutions/<id>/<id>.ipynb`` (or the ids given): plant any missing
 marker (tools/plant_markers.py), copy ``nbgrader_config.py`` and ``solutions/<id>`` into a
 temporary course folder with its own gradebook, run ``nbgrader generate_assignment <id> --force``
-there (for all the ids in one Python process: nbgrader's start-up, not the generation, is what
-takes seconds), and copy ``release/<id>/<id>.ipynb`` to ``exercises/<id>/<id>.ipynb``. Nothing else ever
-writes exercises/; an instructor's gradebook is never touched. ``make exercises`` runs this.
+there (for all the ids in one Python process: nbgrader's start-up, not the generation, is
+what takes seconds), and copy ``release/<id>/<id>.ipynb`` to ``exercises/<id>/<id>.ipynb``.
+Nothing else ever writes exercises/; an instructor's gradebook is never touched. ``make exercises`` runs this.
 
 Usage::
 
@@ -47,17 +47,21 @@ def make_course(course: Path, ids: list[str], root: Path = REPO_ROOT) -> Path:
 
 
 def nbgrader(course: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run ``nbgrader <args>`` in ``course``; raise with its log if it fails.
+    """Run ``nbgrader <args>`` in ``course``; raise with its log if it fails."""
+    return _python(course, ["-m", "nbgrader", *args], f"nbgrader {' '.join(args)}", env)
+
+
+def _python(course: Path, argv: list[str], what: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run this Python with ``argv`` in ``course``; raise with its log if it fails.
 
     nbgrader runs the ``alembic`` command of its own environment, so that environment's bin
     folder goes first on the PATH.
     """
     env = dict(os.environ if env is None else env)
     env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
-    done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run([sys.executable, *argv], cwd=course, env=env, capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f"nbgrader {' '.join(args)} failed in {course}:\n{done.stdout}{done.stderr}")
+        raise RuntimeError(f"{what} failed in {course}:\n{done.stdout}{done.stderr}")
     return done
 
 
@@ -77,12 +81,7 @@ def generate_all(ids: list[str], workdir: Path, root: Path = REPO_ROOT) -> dict[
     """Generate every assignment of ``ids`` in one course folder ``workdir`` (one gradebook,
     as an instructor's) by one nbgrader process; return ``{id: student notebook}``."""
     course = make_course(workdir, ids, root)
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
-    done = subprocess.run([sys.executable, "-c", _GENERATE_ALL, *ids], cwd=course, env=env,
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"nbgrader generate_assignment failed in {course}:\n{done.stdout}{done.stderr}")
+    done = _python(course, ["-c", _GENERATE_ALL, *ids], "nbgrader generate_assignment")
     releases = {assignment: course / "release" / assignment / f"{assignment}.ipynb" for assignment in ids}
     missing = [str(path) for path in releases.values() if not path.is_file()]
     if missing:
