@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from gdlib.nn import numerical_gradient
 from gdlib.landscapes import (
-    KINDS, LANDSCAPES, CriticalPoint, Landscape, classify_critical_point, get_landscape,
+    KINDS, LANDSCAPES, CriticalPoint, Landscape, classify_critical_point, find_critical_points,
+    get_landscape,
     monkey_saddle, multi_minima, quadratic, rosenbrock, saddle, trace, trace_many,
 )
 from gdlib.train import DivergenceWarning
@@ -132,6 +133,17 @@ def test_multi_minima_has_one_global_and_several_local_minima():
     # and nothing on a fine grid is lower than the global minimum
     X, Y, Z = mm.grid(301)
     assert Z.min() >= mm.global_minimum.value - 1e-12
+
+
+def test_multi_minima_finds_the_points_a_denser_search_finds():
+    # multi_minima searches from a 21 x 21 grid for 40 steps, to be cheap for every process that
+    # builds it; the default search (41 x 41, 100 steps) must find the same points.
+    mm = multi_minima()
+    dense = find_critical_points(mm.grad, mm.hessian, ((-4.0, 4.0), (-4.0, 4.0)))
+    found = np.array([cp.point for cp in mm.critical_points])
+    assert len(found) == len(dense) == 9
+    nearest = np.linalg.norm(found[:, None, :] - dense[None, :, :], axis=-1).min(axis=1)
+    assert nearest.max() < 1e-12, nearest
 
 
 def test_multi_minima_grows_outside_its_bounds():
