@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import BUILD_DIR, source_of
+from conftest import BUILD_DIR, REPO_ROOT, source_of
+
+sys.path.insert(0, str(REPO_ROOT / "tools"))
+import build_book  # noqa: E402  (tools/build_book.py)
 
 pytestmark = pytest.mark.book
 
@@ -181,3 +185,23 @@ def test_references_resolve_to_the_numbers_and_titles_the_plain_notebooks_show(b
     home = " ".join(home.replace("\u2019", "'").split())       # Sphinx's smart quotes
     for docname, number in book.numbers.items():
         assert f"Chapter {number}, {book.titles[docname]}" in home, docname
+
+
+def test_chapters_execute_longest_first_and_untimed_ones_before_all():
+    uris = ["intro", "variants", "regularization", "lab"]
+    assert build_book.expected_order(uris, {}) == ["lab", "regularization", "variants", "intro"]
+    timed = {"intro": 2.0, "variants": 12.0, "lab": 57.0}
+    assert build_book.expected_order(uris, timed) == ["regularization", "lab", "variants", "intro"]
+
+
+def test_the_build_kept_each_chapters_execution_time(book_html):
+    seconds = json.loads(build_book.SECONDS_FILE.read_text())
+    executed = {str(nb) for nb in build_book.toc_notebooks()}
+    assert set(seconds) == executed and all(s > 0 for s in seconds.values()), seconds
+
+
+def test_no_page_shows_a_python_objects_address(book_html, toc_pages):
+    # a cell whose last line returns an object prints "<module.Class at 0x7f...>" into the page
+    shown = {d: re.findall(r"&lt;[\w.]+ (?:object )?at 0x[0-9a-f]+&gt;", page_of(book_html, d).read_text(encoding="utf-8"))
+             for d in toc_pages}
+    assert not {d: s for d, s in shown.items() if s}, shown

@@ -4,8 +4,9 @@
    code cells, so a change in gdlib would otherwise leave stale outputs in the book: when the
    hash differs from the stamp kept in the cache folder, the execution cache and Sphinx's
    environment are deleted and every chapter is executed again.
-2. Execute the chapters of _toc.yml that are not cached yet, in parallel on every core, into
-   the same jupyter-cache that jupyter-book reads (myst-nb alone executes them one by one).
+2. Execute the chapters of _toc.yml that are not cached yet, longest first, in parallel on every
+   core, into the same jupyter-cache that jupyter-book reads (myst-nb alone executes them one by
+   one).
    A chapter whose cell raises stops the build here, with its traceback.
 3. Write ``_build/book-config.yml``: _config.yml with the addresses of ``course.yml`` filled in
    (``repository.url`` and ``repository.branch``, which the repository button and the Binder and
@@ -53,6 +54,7 @@ HTML_DIR = BUILD_DIR / "html"
 CACHE_DIR = BUILD_DIR / ".jupyter_cache"  # must match execute.cache in _config.yml
 DOCTREES_DIR = BUILD_DIR / ".doctrees"
 STAMP_FILE = CACHE_DIR / "gdlib-code.sha256"
+SECONDS_FILE = BUILD_DIR / "execution-seconds.json"  # kept when the cache is dropped
 LOG_FILE = BUILD_DIR / "book-build.log"
 REPORT_FILE = BUILD_DIR / "book-build.json"
 BOOK_CONFIG_FILE = BUILD_DIR / "book-config.yml"
@@ -119,14 +121,27 @@ def toc_notebooks(root: Path = REPO_ROOT) -> list[Path]:
             and not any(PurePosixPath(nb.as_posix()).match(p) for p in excluded)]
 
 
+def expected_order(uris: list[str], seconds: dict[str, float]) -> list[str]:
+    """``uris`` longest first, so that no long chapter starts last and runs alone on one core.
+
+    ``seconds`` holds each notebook's execution time in an earlier build; a notebook never
+    timed counts as longer than all timed ones, and among those the later in _toc.yml first
+    (the later chapters run the larger experiments: the lab is last).
+    """
+    rank = {uri: k for k, uri in enumerate(uris)}
+    return sorted(uris, key=lambda uri: (uri in seconds, -seconds.get(uri, 0.0), -rank[uri]))
+
+
 def execute_in_parallel(notebooks: list[Path], timeout: int) -> tuple[int, list[tuple[str, str]]]:
     """Execute the notebooks missing from the cache over a pool of processes, one per core.
 
-    jupyter-book then finds them in the cache (the match is on their code cells). Returns how
-    many executed successfully, and ``(notebook, traceback)`` for each one that failed.
+    jupyter-book then finds them in the cache (the match is on their code cells). They start
+    longest first (:func:`expected_order`, from the times in ``SECONDS_FILE``), which makes a
+    cold build about half a minute shorter on two cores than _toc.yml's order. Returns how many
+    executed successfully, and ``(notebook, traceback)`` for each one that failed.
     """
     from jupyter_cache import get_cache
-    from jupyter_cache.executors import load_executor
+    from jupyter_cache.executors.basic import JupyterExecutorLocalMproc
 
     logger = logging.getLogger("build_book.execute")
     if not logger.handlers:
@@ -136,8 +151,19 @@ def execute_in_parallel(notebooks: list[Path], timeout: int) -> tuple[int, list[
         logger.setLevel(logging.INFO)
     cache = get_cache(str(CACHE_DIR))
     uris = [str(cache.add_nb_to_project(str(nb)).uri) for nb in notebooks]
-    executor = load_executor("local-parallel", cache=cache, logger=logger)
-    result = executor.run_and_cache(filter_uris=uris, timeout=timeout, allow_errors=False)
+    seconds = json.loads(SECONDS_FILE.read_text()) if SECONDS_FILE.is_file() else {}
+    order = {uri: k for k, uri in enumerate(expected_order(uris, seconds))}
+
+    class LongestFirst(JupyterExecutorLocalMproc):
+        def get_records(self, *args, **kwargs):
+            return sorted(super().get_records(*args, **kwargs), key=lambda r: order[r.uri])
+
+    result = LongestFirst(cache=cache, logger=logger).run_and_cache(
+        filter_uris=uris, timeout=timeout, allow_errors=False)
+    for record in cache.list_cache_records():
+        if record.uri in order and "execution_seconds" in (record.data or {}):
+            seconds[record.uri] = record.data["execution_seconds"]
+    SECONDS_FILE.write_text(json.dumps(seconds, indent=2, sort_keys=True) + "\n")
     failed = list(result.excepted) + list(result.errored)
     return len(result.succeeded), [
         (uri, cache.get_project_record(uri).traceback or "(no traceback recorded)") for uri in failed]
