@@ -479,7 +479,7 @@ print(f"ran {path.name} in {time.perf_counter() - start:.1f} s")
 
 @pytest.fixture(scope="session")
 def colab(shared, course):
-    """A fresh venv with Colab's packages (the course's pins, from pip's cache) and gdlib and
+    """A fresh venv with Colab's packages (the course's pins) and gdlib and
     gdcheck installed by the notebooks' install cell from a clone of the student repository."""
     def build(folder: Path) -> dict:
         clone = clone_student_repo(folder / "student-repo", course)
@@ -490,8 +490,11 @@ def colab(shared, course):
         (folder / "constraints.txt").write_text("\n".join(pins) + "\n")
         start = time.perf_counter()
         run([base_python(), "-m", "venv", str(venv)], cwd=folder, env=clean_env())
-        run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "-c", "constraints.txt",
-             *COLAB_PACKAGES], cwd=folder, env=clean_env(venv))
+        # Colab's own packages: how they got there is not the student's path, so the course's
+        # uv puts them in (pip takes six times as long); the install cell below uses pip.
+        run([str(REPO_ROOT / ".venv" / "bin" / "uv"), "pip", "install", "-q", "--python", str(venv),
+             "--compile-bytecode", "-c", "constraints.txt", *COLAB_PACKAGES],
+            cwd=folder, env=clean_env(venv))
         colab_seconds = time.perf_counter() - start
         python = str(venv / "bin" / "python")
         probe = "import importlib.util as u; print(u.find_spec('gdlib'), u.find_spec('gdcheck'))"
