@@ -39,7 +39,7 @@ help:
 venv: $(VENV_STAMP)
 
 # uv (pinned in requirements.txt, installed by pip) installs the same pins as pip in a fraction of
-# the time (a fresh clone: about 20 s against 110 s) and compiles them on every core; pip does it
+# the time (26 s against 67 s, both with warm caches) and compiles them on every core; pip does it
 # if uv cannot (uv reads PyPI, not pip's configuration: a machine whose packages come only from
 # pip's find-links or extra indexes gets them through pip).
 $(VENV_STAMP): requirements.txt pyproject.toml

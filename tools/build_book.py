@@ -137,7 +137,7 @@ def execute_in_parallel(notebooks: list[Path], timeout: int) -> tuple[int, list[
 
     jupyter-book then finds them in the cache (the match is on their code cells). They start
     longest first (:func:`expected_order`, from the times in ``SECONDS_FILE``), which makes a
-    cold build about half a minute shorter on two cores than _toc.yml's order. Returns how many
+    cold build 15 to 30 s shorter on two cores than _toc.yml's order. Returns how many
     executed successfully, and ``(notebook, traceback)`` for each one that failed.
     """
     from jupyter_cache import get_cache
