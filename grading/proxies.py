@@ -247,7 +247,7 @@ class Bridge:
         self.sandbox = sandbox
         self.refs = codec.RefTable()
         self.codec = codec.Codec(self.refs, self._remote, self._own,
-                                    resolve_namedtuple=_grader_namedtuple, max_bytes=sandbox.max_bytes)
+                                 resolve_namedtuple=_grader_namedtuple, max_bytes=sandbox.max_bytes)
         self.snap_codec = codec.Codec(self.refs, self._remote, self._own,
                                       max_bytes=sandbox.max_bytes, drain_iterators=False)
         self.deadline = float("inf")

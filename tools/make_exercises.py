@@ -5,7 +5,8 @@ marker (tools/plant_markers.py), copy ``nbgrader_config.py`` and ``solutions/<id
 temporary course folder with its own gradebook, run ``nbgrader generate_assignment <id> --force``
 there (for all the ids in one Python process: nbgrader's start-up, not the generation, is
 what takes seconds), and copy ``release/<id>/<id>.ipynb`` to ``exercises/<id>/<id>.ipynb``.
-Nothing else ever writes exercises/; an instructor's gradebook is never touched. ``make exercises`` runs this.
+Nothing else ever writes exercises/; an instructor's gradebook is never touched.
+``make exercises`` runs this.
 
 Usage::
 
