@@ -22,6 +22,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -302,7 +303,10 @@ def run_batch(root: Path) -> dict:
     release = root / "release-check"
     shutil.rmtree(release, ignore_errors=True)
     shutil.copytree(course / "solutions" / ASSIGNMENT, release)
+    with contextlib.closing(sqlite3.connect(course / "gradebook.db")) as db:
+        stamped = db.execute("SELECT version_num FROM alembic_version").fetchall()
     return {"course": str(course), "results": results, "autograded": autograded, "feedback": feedback,
+            "alembic_version": stamped,
             "gradebook": read_scores(load_course(course), ASSIGNMENT),
             "grades_csv": (course / "grades.csv").read_text() if (course / "grades.csv").exists() else "",
             "report_csv": report.report_csv.read_text() if report.report_csv else "",
@@ -548,6 +552,15 @@ def test_the_batch_is_recorded_in_the_gradebook_and_exported(batch):
     assert lines[0].startswith("assignment,duedate,timestamp,student_id,last_name,first_name,email,raw_score")
     assert len(lines) == 1 + len(recorded)
     assert "reference" in batch["report_csv"] and "malformed" in batch["report_csv"]
+
+
+def test_the_new_gradebook_carries_the_revision_nbgrader_itself_stamps(batch):
+    """make grade created this course's gradebook, reading the schema revision in its own process
+    (grading.gradebook.alembic_head); nbgrader reads it with ``alembic heads`` in a second one."""
+    from grading.gradebook import venv_on_path
+    from nbgrader.api import get_alembic_version
+    venv_on_path()
+    assert batch["alembic_version"] == [[get_alembic_version()]]
 
 
 INTERNAL_NAMES = re.compile(r"GraderObject|StudentFunction|StudentObject|StudentGlobals|Bridge\b|"
