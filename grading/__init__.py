@@ -99,14 +99,14 @@ each worker had.
 
 Expected time. tests/test_grading_dask.py measures it; run it with ``-s`` to print the figures.
 The figures below come from a 2-core machine: the gradient-descent assignment, 8 submissions,
-graded the same way on both paths in the same run. The first figure is from a quiet moment;
-the ranges in brackets are from moments when other jobs were also using the machine.
+graded the same way on both paths in the same run, at a quiet moment. When other jobs also use
+the machine, expect up to twice these times.
 
-- One machine, 2 workers: 8 submissions in 9.7 s (15-19 s). The first was graded after 8.4 s,
-  then 5.7 submissions/s (2.6-2.9).
-- A scheduler and 2 Dask workers on the same 2 cores: 8 submissions in 14.8 s (23-28 s). The
-  first was graded after 11.9 s, then 3.7 submissions/s (1.7-2.1). This is slower, as expected:
-  it uses the same cores, plus the cluster's own processes and the local feedback pool.
+- One machine, 2 workers: 8 submissions in 6.9 s. The first was graded after 4.1 s, then
+  6.5 submissions/s.
+- A scheduler and 2 Dask workers on the same 2 cores: 8 submissions in 9.9 s. The first was
+  graded after 6.6 s, then 3.6 submissions/s. This is slower, as expected: it uses the same
+  cores, plus the cluster's own processes and the local feedback pool.
 
 Grading one submission takes c = 0.4 s of one core for gradient-descent (0.7-0.9 s under
 load). The slowest assignment, local-minima, takes up to 3 s (``benchmarks/bench_grading_time.py``
@@ -126,8 +126,8 @@ For 2,000 students on 64 worker cores (two 32-core nodes) with L = 8:
 
 That makes about 3 minutes (2-4), set by the grading machine's commits. More workers than
 N × c / 140 s (7 for c = 0.5 s, 43 for c = 3 s) do not make it faster. On one 2-core machine
-like the test's, the same class takes 2,000 ÷ 5.7 submissions/s ≈ 6 minutes (gradient-descent, quiet
-machine) to 2,000 × 3 s / 2 ≈ 50 minutes (the slowest assignment).
+like the test's, the same class takes 2,000 ÷ 6.5 submissions/s ≈ 5 minutes (gradient-descent,
+quiet machine) to 2,000 × 3 s / 2 ≈ 50 minutes (the slowest assignment).
 """
 
 __all__ = ["BatchReport", "Options", "Result", "grade_assignment"]
