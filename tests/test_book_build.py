@@ -205,3 +205,14 @@ def test_no_page_shows_a_python_objects_address(book_html, toc_pages):
     shown = {d: re.findall(r"&lt;[\w.]+ (?:object )?at 0x[0-9a-f]+&gt;", page_of(book_html, d).read_text(encoding="utf-8"))
              for d in toc_pages}
     assert not {d: s for d, s in shown.items() if s}, shown
+
+
+def test_importing_nbformat_builds_no_iri_parser():
+    """jsonschema 4.25 and later import rfc3987-syntax, which builds Lark parsers (1.7 s) in every
+    process that imports nbformat: the book build, nbgrader, every grading worker, JupyterLab.
+    requirements.txt pins jsonschema below 4.25; this fails if a regenerated freeze brings it back."""
+    import subprocess
+    probe = ("import sys, nbformat, jsonschema; "
+             "print(sorted({m.split('.')[0] for m in sys.modules} & {'rfc3987_syntax', 'lark'}))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout
