@@ -30,6 +30,7 @@ import hashlib
 import hmac
 import html
 import io
+import math
 import os
 import secrets
 import statistics
@@ -219,6 +220,15 @@ def _png(fig) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def score_bins(top: float) -> list[float]:
+    """The histogram's bin edges for scores out of ``top``: up to 20 points, one bar per whole
+    score, centred on it (a full mark of 18 is drawn at 18, not between 17 and 18); above that,
+    20 equal bins from 0 to ``top``."""
+    if top <= 20:
+        return [k - 0.5 for k in range(int(math.ceil(top)) + 2)]
+    return [top * k / 20 for k in range(21)]
+
+
 def score_plot(data: ClassData) -> str:
     """A stacked histogram of the scores: graded, graded with a problem, malformed; "" if none."""
     from matplotlib.figure import Figure
@@ -228,15 +238,15 @@ def score_plot(data: ClassData) -> str:
     if not any(values):
         return ""
     top = data.max_score or max(max(v) for v in values if v) or 1.0
-    bins = min(20, max(5, int(round(top)))) if top >= 5 else 5
     fig = Figure(figsize=(7.0, 2.8))
     ax = fig.add_subplot()
     kept = [(v, label, colour) for v, (label, _, colour) in zip(values, groups) if v]
-    ax.hist([v for v, _, _ in kept], bins=bins, range=(0, top), stacked=True,
+    ax.hist([v for v, _, _ in kept], bins=score_bins(top), stacked=True,
             label=[label for _, label, _ in kept], color=[c for _, _, c in kept], edgecolor="white")
     ax.set_xlabel(f"score (out of {top:g})")
     ax.set_ylabel("students")
     ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.legend(frameon=False, fontsize=8)
     fig.tight_layout()
     return _png(fig)

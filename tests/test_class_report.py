@@ -368,6 +368,20 @@ def test_book_links_come_from_the_course_configuration(tmp_path):
     assert "_build/html/chapters/05-optimizers.html" in local and "://" not in local
 
 
+def test_each_whole_score_has_its_own_bar_centred_on_it():
+    """A full mark of 18 is drawn at 18 (not between 17 and 18) and a 4 at 4; above 20 points,
+    20 equal bins cover 0 to the full mark."""
+    import numpy as np
+    from grading.class_report import score_bins
+    for top in (1, 5, 10, 18, 20):
+        counts, edges = np.histogram(np.arange(top + 1), bins=score_bins(top))
+        assert counts.tolist() == [1] * (top + 1), (top, counts)
+        assert ((edges[:-1] + edges[1:]) / 2).tolist() == list(range(top + 1)), top
+    assert np.histogram([17.5], bins=score_bins(17.5))[0].sum() == 1
+    edges = score_bins(60)
+    assert len(edges) == 21 and edges[0] == 0 and edges[-1] == 60
+
+
 def test_merge_rows_keeps_the_records_of_a_partial_run():
     from grading.records import merge_rows
     old = {s: {"student": s, "status": "graded", "score": "1"} for s in ("a", "b", "c")}
