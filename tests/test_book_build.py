@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
@@ -211,7 +212,6 @@ def test_importing_nbformat_builds_no_iri_parser():
     """jsonschema 4.25 and later import rfc3987-syntax, which builds Lark parsers (1.7 s) in every
     process that imports nbformat: the book build, nbgrader, every grading worker, JupyterLab.
     requirements.txt pins jsonschema below 4.25; this fails if a regenerated freeze brings it back."""
-    import subprocess
     probe = ("import sys, nbformat, jsonschema; "
              "print(sorted({m.split('.')[0] for m in sys.modules} & {'rfc3987_syntax', 'lark'}))")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
