@@ -19,6 +19,7 @@ import inspect
 import os
 import sys
 from pathlib import Path
+from types import MappingProxyType
 from typing import Callable
 
 
@@ -36,9 +37,11 @@ def forbidden_prefix(module: str | None, prefixes: tuple[str, ...]) -> str | Non
     return next((p for p in prefixes if module == p or module.startswith(p + ".")), None)
 
 
-def module_files(prefixes: tuple[str, ...]) -> dict[str, str]:
+@functools.cache
+def module_files(prefixes: tuple[str, ...]) -> MappingProxyType:
     """Source file -> the forbidden name (package or module) it belongs to, for every module that
-    is, or is inside, one of ``prefixes``."""
+    is, or is inside, one of ``prefixes`` (read-only, and read from disk once per process: a
+    watcher is made for every call of a student's function)."""
     files = {}
     for name in prefixes:
         module = importlib.import_module(name)
@@ -46,7 +49,7 @@ def module_files(prefixes: tuple[str, ...]) -> dict[str, str]:
         for folder in getattr(module, "__path__", ()):
             for path in sorted(Path(folder).rglob("*.py")):
                 files.setdefault(os.path.abspath(path), name)
-    return files
+    return MappingProxyType(files)
 
 
 class Watcher:

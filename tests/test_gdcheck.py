@@ -188,6 +188,27 @@ def test_allow_gdlib_lets_a_callback_use_gdlib():
     assert watcher.hits == ["gdlib.optim.sgd_init"]
 
 
+def test_a_watcher_per_call_reads_the_package_from_disk_once(monkeypatch):
+    """A watcher is made for every call of a student's function (hundreds per check in the
+    local-minima sandbox): the files of a forbidden package are listed once per process, in a
+    mapping no watcher can change, and the cached list still catches delegation."""
+    from pathlib import Path
+
+    from gdcheck._delegation import Watcher, module_files
+
+    module_files.cache_clear()
+    listed = []
+    rglob = Path.rglob
+    monkeypatch.setattr(Path, "rglob", lambda self, pattern: listed.append(self) or rglob(self, pattern))
+    watchers = [Watcher(("gdlib.optim",)) for _ in range(3)]
+    assert len(listed) == 1 and watchers[0].files is watchers[2].files
+    with pytest.raises(TypeError):
+        watchers[0].files["/tmp/elsewhere.py"] = "gdlib.optim"
+    with watchers[2] as watcher:
+        gdlib.optim.sgd_init(np.zeros(2))
+    assert watcher.hits == ["gdlib.optim.sgd_init"]
+
+
 # -- warnings, NaN, exceptions: one clean AssertionError, nothing on stderr --------------------
 
 def test_warnings_from_a_correct_solution_never_reach_stderr(references, capfd):
