@@ -81,7 +81,10 @@ system-packages:
 	  echo "make: installing Debian's$$missing (log: $(BUILD)/apt.log)"; \
 	  mkdir -p $(BUILD); \
 	  { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; } >$(BUILD)/apt.log 2>&1 \
-	    || echo "make: apt-get install$$missing failed (see $(BUILD)/apt.log)"; \
+	    || for package in $$missing; do \
+	         DEBIAN_FRONTEND=noninteractive apt-get install -y $$package >>$(BUILD)/apt.log 2>&1 \
+	           || echo "make: apt-get install $$package failed (see $(BUILD)/apt.log)"; \
+	       done; \
 	fi
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || echo "make: no postgresql: the PostgreSQL test will be skipped"
 	@command -v bwrap >/dev/null 2>&1 || echo "make: no bubblewrap: grading will refuse to run without root or --unsafe-same-user"
