@@ -57,6 +57,8 @@ $(VENV_STAMP): requirements.txt pyproject.toml
 # where that wheel is at hand (this course's machines keep it on disk, found through pip's
 # configured find-links); elsewhere those tests skip and say why. The exact local version
 # `+cpu` keeps pip from falling back to PyPI's CUDA build of several GB.
+# Niced: `make test` installs it while the book executes its chapters on both cores, and the book
+# is what the tests wait for (unpacking torch took 33 s alone, 57-71 s beside the book).
 TORCH_SPEC    ?= torch==2.13.0+cpu
 TORCH_STAMP   := $(VENV)/.torch-tried
 
@@ -64,7 +66,7 @@ torch: $(TORCH_STAMP)
 
 $(TORCH_STAMP): $(VENV_STAMP)
 	@echo "make: installing $(TORCH_SPEC) for the comparisons with PyTorch (log: $(VENV)/pip-torch.log)"
-	@$(PY) -m pip install --disable-pip-version-check "$(TORCH_SPEC)" >$(VENV)/pip-torch.log 2>&1 \
+	@nice -n 10 $(PY) -m pip install --disable-pip-version-check "$(TORCH_SPEC)" >$(VENV)/pip-torch.log 2>&1 \
 	  || echo "make: $(TORCH_SPEC) is not available here (see $(VENV)/pip-torch.log); the comparisons with PyTorch will be skipped (rm $(TORCH_STAMP) to try again)"
 	@touch $@
 
