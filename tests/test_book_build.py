@@ -197,7 +197,7 @@ def test_chapters_execute_longest_first_and_untimed_ones_before_all():
 
 def test_the_build_kept_each_chapters_execution_time(book_html):
     seconds = json.loads(build_book.SECONDS_FILE.read_text())
-    executed = {str(nb) for nb in build_book.toc_notebooks()}
+    executed = {nb.relative_to(build_book.REPO_ROOT).as_posix() for nb in build_book.toc_notebooks()}
     assert set(seconds) == executed and all(s > 0 for s in seconds.values()), seconds
 
 

@@ -54,7 +54,7 @@ HTML_DIR = BUILD_DIR / "html"
 CACHE_DIR = BUILD_DIR / ".jupyter_cache"  # must match execute.cache in _config.yml
 DOCTREES_DIR = BUILD_DIR / ".doctrees"
 STAMP_FILE = CACHE_DIR / "gdlib-code.sha256"
-SECONDS_FILE = BUILD_DIR / "execution-seconds.json"  # kept when the cache is dropped
+SECONDS_FILE = BUILD_DIR / "execution-seconds.json"  # by path in the repository; kept when the cache is dropped
 LOG_FILE = BUILD_DIR / "book-build.log"
 REPORT_FILE = BUILD_DIR / "book-build.json"
 BOOK_CONFIG_FILE = BUILD_DIR / "book-config.yml"
@@ -151,8 +151,10 @@ def execute_in_parallel(notebooks: list[Path], timeout: int) -> tuple[int, list[
         logger.setLevel(logging.INFO)
     cache = get_cache(str(CACHE_DIR))
     uris = [str(cache.add_nb_to_project(str(nb)).uri) for nb in notebooks]
+    names = {uri: Path(uri).relative_to(REPO_ROOT).as_posix() for uri in uris}
     seconds = json.loads(SECONDS_FILE.read_text()) if SECONDS_FILE.is_file() else {}
-    order = {uri: k for k, uri in enumerate(expected_order(uris, seconds))}
+    rank = {name: k for k, name in enumerate(expected_order(list(names.values()), seconds))}
+    order = {uri: rank[name] for uri, name in names.items()}
 
     class LongestFirst(JupyterExecutorLocalMproc):
         def get_records(self, *args, **kwargs):
@@ -160,9 +162,14 @@ def execute_in_parallel(notebooks: list[Path], timeout: int) -> tuple[int, list[
 
     result = LongestFirst(cache=cache, logger=logger).run_and_cache(
         filter_uris=uris, timeout=timeout, allow_errors=False)
-    for record in cache.list_cache_records():
-        if record.uri in order and "execution_seconds" in (record.data or {}):
-            seconds[record.uri] = record.data["execution_seconds"]
+    for uri, name in names.items():
+        try:  # the cached execution of this notebook's code, wherever the checkout was then
+            record = cache.match_cache_file(uri)
+        except KeyError:
+            continue
+        if "execution_seconds" in (record.data or {}):
+            seconds[name] = record.data["execution_seconds"]
+    seconds = {name: seconds[name] for name in names.values() if name in seconds}
     SECONDS_FILE.write_text(json.dumps(seconds, indent=2, sort_keys=True) + "\n")
     failed = list(result.excepted) + list(result.errored)
     return len(result.succeeded), [
