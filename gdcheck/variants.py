@@ -77,7 +77,10 @@ def _validate_minibatches(out: Outputs) -> str | None:
     expected = [b] * (n // b) + ([n % b] if n % b else [])
     if out[SIZES].tolist() != expected:
         return f"{SIZES} are {out[SIZES].tolist()}, expected {expected}"
-    if b < n and np.array_equal(out[EPOCH], out[NEXT_EPOCH]):
+    # A fresh permutation repeats the last one with probability 1/n! (1 in 24 for n = 4), so a
+    # repeat is called a mistake here only from n = 10 (2.8e-7); below, the comparison with the
+    # reference's second epoch decides.
+    if b < n and n >= 10 and np.array_equal(out[EPOCH], out[NEXT_EPOCH]):
         return "a second call with the same rng gave the same order: draw a fresh order on every call"
     if not np.array_equal(out[EPOCH], out[SAME_SEED]):
         return "the same seed gave different batches: take all randomness from rng"

@@ -14,7 +14,7 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import gdcheck
@@ -384,6 +384,7 @@ def test_any_seed_passes_the_reference_and_names_each_optimizer_mistake(seed, sh
 
 @PROPERTY_SETTINGS
 @given(seed=st.integers(0, 2**31 - 1), n=st.integers(4, 40), d=st.integers(1, 4))
+@example(seed=765, n=4, d=1)  # the reference's second epoch repeats its first (1 in 24 for n = 4)
 def test_any_seed_and_size_passes_the_reference_minibatches(seed, n, d):
     gdcheck.check_iterate_minibatches(reference("variants")["iterate_minibatches"],
                                       seeds=(seed,), shapes=((n, d),))
