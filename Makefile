@@ -131,10 +131,6 @@ publish: $(VENV_STAMP)
 # of the three needs another): 40-60 s less than one after the other on a fresh machine.
 test: $(VENV_STAMP)
 	$(MAKE) --no-print-directory -j3 --output-sync=recurse torch system-packages book-and-student-repo
-	@# Bytecode for the course's packages, once: where PYTHONDONTWRITEBYTECODE is set (as on this
-	@# course's machines) every kernel and subprocess of the tests would otherwise compile gdlib,
-	@# gdcheck and grading from source again (0.11 s of CPU per process, hundreds of processes).
-	$(PY) -m compileall -q gdlib gdcheck grading
 	@# One BLAS thread per process: the two xdist workers already use both cores.
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest $(PYTEST_ARGS) -p no:cacheprovider \
 	  --durations=15 tests/
