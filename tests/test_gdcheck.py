@@ -390,6 +390,24 @@ def test_any_seed_and_size_passes_the_reference_minibatches(seed, n, d):
                                       seeds=(seed,), shapes=((n, d),))
 
 
+def test_an_order_reused_every_epoch_is_named_on_small_data_too():
+    # below n = 10 a repeated order is not refused outright (it can be chance): the comparison
+    # with the reference's second epoch fails it, and the catalogue still names the mistake
+    orders = {}
+
+    def reused_order(X, y, batch_size, rng):
+        order = orders.setdefault(len(X), rng.permutation(len(X)))
+        size = batch_size or len(X)
+        for start in range(0, len(X), size):
+            yield X[order[start:start + size]], y[order[start:start + size]]
+
+    with pytest.raises(AssertionError, match=re.escape("the same order in every epoch")):
+        gdcheck.check_iterate_minibatches(reused_order, seeds=(0, 1), shapes=((4, 1), (7, 2)))
+    orders.clear()
+    with pytest.raises(AssertionError, match=re.escape("the same order in every epoch")):
+        gdcheck.check_iterate_minibatches(reused_order, seeds=(765, 3), shapes=((4, 1),))
+
+
 @PROPERTY_SETTINGS
 @given(seed=st.integers(0, 2**31 - 1))
 def test_any_seed_names_the_backward_pass_mistakes(seed):
