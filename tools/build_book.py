@@ -151,10 +151,9 @@ def execute_in_parallel(notebooks: list[Path], timeout: int) -> tuple[int, list[
         logger.setLevel(logging.INFO)
     cache = get_cache(str(CACHE_DIR))
     uris = [str(cache.add_nb_to_project(str(nb)).uri) for nb in notebooks]
-    names = {uri: Path(uri).relative_to(REPO_ROOT).as_posix() for uri in uris}
+    uri_of = {Path(uri).relative_to(REPO_ROOT).as_posix(): uri for uri in uris}
     seconds = json.loads(SECONDS_FILE.read_text()) if SECONDS_FILE.is_file() else {}
-    rank = {name: k for k, name in enumerate(expected_order(list(names.values()), seconds))}
-    order = {uri: rank[name] for uri, name in names.items()}
+    order = {uri_of[name]: k for k, name in enumerate(expected_order(list(uri_of), seconds))}
 
     class LongestFirst(JupyterExecutorLocalMproc):
         def get_records(self, *args, **kwargs):
@@ -162,14 +161,14 @@ def execute_in_parallel(notebooks: list[Path], timeout: int) -> tuple[int, list[
 
     result = LongestFirst(cache=cache, logger=logger).run_and_cache(
         filter_uris=uris, timeout=timeout, allow_errors=False)
-    for uri, name in names.items():
+    for name, uri in uri_of.items():
         try:  # the cached execution of this notebook's code, wherever the checkout was then
             record = cache.match_cache_file(uri)
         except KeyError:
             continue
         if "execution_seconds" in (record.data or {}):
             seconds[name] = record.data["execution_seconds"]
-    seconds = {name: seconds[name] for name in names.values() if name in seconds}
+    seconds = {name: seconds[name] for name in uri_of if name in seconds}
     SECONDS_FILE.write_text(json.dumps(seconds, indent=2, sort_keys=True) + "\n")
     failed = list(result.excepted) + list(result.errored)
     return len(result.succeeded), [
